@@ -1,0 +1,1 @@
+"""Portraits: customer profiling and precision marketing."""
