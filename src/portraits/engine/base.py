@@ -1,0 +1,70 @@
+"""The narrow interface every engine adapter implements."""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+from ibis.backends import BaseBackend
+
+WriteMode = Literal["replace", "append"]
+ROW = "_row"
+FILE = "_file"
+
+
+class Engine(ABC):
+    """An Ibis backend plus the few operations whose best form differs per engine."""
+
+    name: str
+    con: BaseBackend
+
+    @abstractmethod
+    def has_table(self, name: str) -> bool:
+        """Whether the workspace holds a table called ``name``."""
+
+    @abstractmethod
+    def table(self, name: str) -> ir.Table:
+        """The stored table ``name`` as an Ibis expression bound to this engine."""
+
+    @abstractmethod
+    def write(self, name: str, data: ir.Table, mode: WriteMode = "replace") -> None:
+        """Store ``data`` as table ``name``; ``data`` may read ``name`` itself."""
+
+    @abstractmethod
+    def read_parquet(self, paths: Sequence[Path]) -> ir.Table:
+        """Parquet files as one table, with ``_file`` and the 1-based ``_row`` in that file."""
+
+    @abstractmethod
+    def materialize(self, data: ir.Table | pa.Table) -> ir.Table:
+        """Compute ``data`` once into a temporary table, so later steps scan it cheaply."""
+
+    @abstractmethod
+    def drop_temporary(self, data: ir.Table) -> None:
+        """Forget a table made by :meth:`materialize`."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""
+
+    def to_arrow(self, data: ir.Table) -> pa.Table:
+        """Execute ``data`` and return it as Arrow."""
+        return self.con.to_pyarrow(data)
+
+    def count(self, data: ir.Table) -> int:
+        """Number of rows of ``data``."""
+        return int(self.con.execute(data.count()))
+
+    def empty_like(self, schema: ibis.Schema) -> ir.Table:
+        """An empty table with ``schema``."""
+        return self.materialize(pa.Table.from_pylist([], schema=schema.to_pyarrow()))
+
+
+def temporary_name(prefix: str = "tmp") -> str:
+    """A fresh name for a temporary table or view."""
+    return f"_portraits_{prefix}_{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,156 @@
+"""Typed specs of a workspace (``portraits.yaml``): engine, sources, mappings, cleaning.
+
+Specs are backend-free pydantic models with ``extra="forbid"``; YAML is parsed into them
+once by :mod:`portraits.workspace.loader`, which also adds file/line to every error.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from portraits.model.canonical import Action
+
+Transform = Literal["trim", "lower", "upper", "phone", "email", "digits"]
+SourceFormat = Literal["csv", "excel", "jsonl", "parquet"]
+EntityName = Literal["customers", "events", "orders", "order_items", "products", "reviews",
+                     "consents"]
+
+
+class Spec(BaseModel):
+    """Base of every spec: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DuckDBEngineSpec(Spec):
+    """The embedded default: one DuckDB database file inside the workspace."""
+
+    kind: Literal["duckdb"] = "duckdb"
+    database: str = ".portraits/portraits.duckdb"
+    threads: int | None = Field(default=None, ge=1)
+    memory_limit: str | None = None
+
+
+class SparkEngineSpec(Spec):
+    """Apache Spark: local mode or a cluster; tables live as Parquet in the lake folder."""
+
+    kind: Literal["spark"] = "spark"
+    master: str = "local[2]"
+    lake: str = ".portraits/lake"
+    config: dict[str, str] = Field(default_factory=dict)
+
+
+EngineSpec = Annotated[DuckDBEngineSpec | SparkEngineSpec, Field(discriminator="kind")]
+
+
+class ColumnMap(Spec):
+    """How one canonical field is read from a source.
+
+    Written in YAML either as a bare column name (``phone: 手机号``) or as a mapping
+    (``gender: {column: 性别, map: {男: male, 女: female}}``).
+    """
+
+    column: str | None = None
+    value: str | None = None
+    transform: tuple[Transform, ...] = ()
+    map: dict[str, str] | None = None
+    map_default: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_bare_name(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"column": data}
+        if isinstance(data, dict) and isinstance(data.get("transform"), str):
+            return {**data, "transform": [data["transform"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _column_or_value(self) -> ColumnMap:
+        if (self.column is None) == (self.value is None):
+            raise ValueError("give exactly one of 'column' (a source column) or 'value'")
+        return self
+
+
+class FillValue(Spec):
+    """Fill missing values with a constant."""
+
+    fill: str | float | int
+
+
+MissingPolicy = Literal["drop", "flag", "median", "mode"] | FillValue
+
+
+class DedupeSpec(Spec):
+    """Rows with equal keys are duplicates; one is kept, the rest go to the rejects."""
+
+    keys: tuple[str, ...] = Field(min_length=1)
+    keep: Literal["first", "last"] = "first"
+    order_by: str | None = None
+
+
+class OutlierSpec(Spec):
+    """A plausibility rule on one field, in addition to the model's built-in rules."""
+
+    field: str
+    min: float | None = None
+    max: float | None = None
+    greater_than: float | None = None
+    not_before: date | None = None
+    not_future: bool = False
+    action: Action = "reject"
+    rule: str | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> OutlierSpec:
+        bounds = [self.min, self.max, self.greater_than, self.not_before]
+        if sum(b is not None for b in bounds) + int(self.not_future) == 0:
+            raise ValueError("give a bound: min, max, greater_than, not_before or not_future")
+        return self
+
+
+class CleaningSpec(Spec):
+    """Cleaning rules of one source."""
+
+    dedupe: DedupeSpec | None = None
+    missing: dict[str, MissingPolicy] = Field(default_factory=dict)
+    outliers: tuple[OutlierSpec, ...] = ()
+    builtin_outliers: bool = True
+    invalid: Literal["null", "reject"] = "null"
+
+
+class SourceSpec(Spec):
+    """One kind of input file and how it maps onto a canonical entity."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$")
+    entity: EntityName
+    path: str
+    format: SourceFormat | None = None
+    encoding: str = "auto"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    sheet: str | int | None = None
+    phone_region: str | None = None
+    columns: dict[str, ColumnMap]
+    cleaning: CleaningSpec = CleaningSpec()
+
+
+class WorkspaceSpec(Spec):
+    """The whole ``portraits.yaml``."""
+
+    version: Literal[1] = 1
+    name: str
+    engine: EngineSpec = DuckDBEngineSpec()
+    data_dir: str = "data"
+    timezone: str = Field(default="+08:00", pattern=r"^[+-]\d{2}:\d{2}$")
+    phone_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
+    sources: tuple[SourceSpec, ...] = ()
+
+    def source(self, name: str) -> SourceSpec:
+        """The source called ``name`` (KeyError if unknown)."""
+        for s in self.sources:
+            if s.name == name:
+                return s
+        raise KeyError(name)
