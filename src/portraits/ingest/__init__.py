@@ -1,0 +1,1 @@
+"""Ingest: read source files, map them onto the canonical model, clean, report quality."""

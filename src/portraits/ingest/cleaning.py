@@ -1,0 +1,323 @@
+"""Cleaning rules compiled to Ibis: checks, nulling, fills, de-duplication, findings.
+
+Every finding about a row is kept in the findings table (the workspace's ``rejects``):
+the file, row number, field, source column, raw value, rule, what was done and why.
+``action`` says what happened: ``rejected`` (the row was not loaded), ``nulled`` (the
+value was removed, the row loaded), ``filled`` (a missing value was filled) or
+``flagged`` (loaded as it is, noted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import reduce
+from operator import or_
+
+import ibis
+import ibis.expr.types as ir
+
+from portraits.engine.base import FILE, ROW
+from portraits.ingest.mapping import bad_name, raw_name
+from portraits.model.canonical import Entity, FieldDef, OutlierRule
+from portraits.workspace.spec import FillValue, OutlierSpec, SourceSpec
+
+ACTIONS = {"reject": "rejected", "null": "nulled", "flag": "flagged", "fill": "filled"}
+# A little slack for clocks that run ahead of the loader's.
+CLOCK_SKEW = timedelta(minutes=10)
+FINDING_COLUMNS = ("file", "row", "field", "column", "value", "rule", "action", "reason")
+UNREADABLE = {"date": ("unparsable_date", "a date"),
+              "timestamp": ("unparsable_timestamp", "a date and time"),
+              "int64": ("not_a_number", "a whole number"),
+              "float64": ("not_a_number", "a number"),
+              "boolean": ("not_a_boolean", "yes/no")}
+
+Reason = Callable[[ir.Table], ir.StringValue]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule compiled for one field: where it fires, what is done, and why."""
+
+    field: str | None
+    rule: str
+    action: str
+    condition: Callable[[ir.Table], ir.BooleanValue]
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """A compiled cleaning plan.
+
+    ``marked`` holds the typed values after nulling and filling, the raw text and one
+    boolean column per check. Materialise it once, then take :meth:`accepted` and
+    :meth:`findings` from the stored copy so the mapping is computed only once.
+    """
+
+    marked: ir.Table
+    checks: tuple[Check, ...]
+    fields: tuple[str, ...]
+    source: SourceSpec
+    ent: Entity
+
+    def accepted(self, marked: ir.Table) -> tuple[ir.Table, ir.Table]:
+        """Rows that pass every rejecting check, de-duplicated; and the duplicates found."""
+        checks = list(self.checks)
+        rejected = _any(marked, [c for c in checks if c.action == "rejected"], checks)
+        kept, duplicates = _dedupe(marked.filter(~rejected), self.source, self.ent)
+        return kept.select(ROW, FILE, *self.fields), _union(duplicates)
+
+    def findings(self, marked: ir.Table) -> ir.Table:
+        """One row per check that fired on a row (duplicates come from :meth:`accepted`)."""
+        if not self.checks:
+            return marked.filter(ibis.literal(False)).select(**_empty_findings())
+        return _union([_findings(marked, i, c, self.source) for i, c in enumerate(self.checks)])
+
+
+def clean(mapped: ir.Table, source: SourceSpec, ent: Entity, now: datetime) -> Cleaning:
+    """Compile the source's cleaning rules over a mapped table.
+
+    Args:
+        mapped: Output of :func:`portraits.ingest.mapping.map_source`.
+        source: The source spec with its cleaning rules.
+        ent: The canonical entity.
+        now: The load time; bounds the "not in the future" rules.
+    """
+    fields = [f for f in source.columns if ent.has_field(f)]
+    first = list(_value_checks(source, ent, fields, now))
+    checked = _mark(mapped, first)
+    nulling = {f: [c for c in first if c.field == f and c.action == "nulled"] for f in fields}
+    nulled = checked.mutate(**{
+        f: ibis.ifelse(_any(checked, cs, first), ibis.null(checked[f].type()), checked[f])
+        for f, cs in nulling.items() if cs
+    })
+    second = list(_missing_checks(source, ent, fields))
+    marked = _fill(_mark(nulled, second, offset=len(first)), source)
+    return Cleaning(marked, tuple(first + second), tuple(fields), source, ent)
+
+
+def _empty_findings() -> dict[str, ir.Value]:
+    return {"file": ibis.null("string"), "row": ibis.null("int64"),
+            **{c: ibis.null("string") for c in FINDING_COLUMNS[2:]}}
+
+
+def _check_column(i: int) -> str:
+    return f"__chk_{i}"
+
+
+def _mark(table: ir.Table, checks: list[Check], offset: int = 0) -> ir.Table:
+    if not checks:
+        return table
+    return table.mutate(**{_check_column(offset + i): c.condition(table).fill_null(False)
+                           for i, c in enumerate(checks)})
+
+
+def _any(table: ir.Table, checks: list[Check], all_checks: list[Check]) -> ir.BooleanValue:
+    """True where any of ``checks`` (marked earlier as ``__chk_<i>``) fired."""
+    marks = [table[_check_column(i)] for i, c in enumerate(all_checks) if c in checks]
+    return reduce(or_, marks) if marks else ibis.literal(False)
+
+
+def _value_checks(source: SourceSpec, ent: Entity, fields: list[str],
+                  now: datetime) -> Iterator[Check]:
+    """Unreadable values, then the model's and the spec's outlier rules."""
+    for field in fields:
+        fdef = ent.field(field)
+        mapping = source.columns[field]
+        unreadable_action = ("rejected" if fdef.required or source.cleaning.invalid == "reject"
+                             else "nulled")
+        rule, what = _unreadable(field, fdef, mapping.transform, mapping.map is not None)
+        yield Check(field, rule, unreadable_action,
+                    lambda t, f=field: t[bad_name(f)],
+                    lambda t, f=field, w=what: _quote(t[raw_name(f)], "cannot read ", f" as {w}"))
+        if source.cleaning.builtin_outliers:
+            for outlier in fdef.outliers:
+                yield _outlier_check(field, fdef, outlier, now)
+    for spec_rule in source.cleaning.outliers:
+        fdef = ent.field(spec_rule.field)
+        for outlier in _spec_outliers(spec_rule):
+            yield _outlier_check(spec_rule.field, fdef, outlier, now)
+
+
+def _unreadable(field: str, fdef: FieldDef, transforms: tuple[str, ...],
+                mapped: bool) -> tuple[str, str]:
+    if fdef.dtype in UNREADABLE:
+        return UNREADABLE[fdef.dtype]
+    if field == "phone" or "phone" in transforms:
+        return "invalid_phone", "a phone number"
+    if field == "email" or "email" in transforms:
+        return "invalid_email", "an e-mail address"
+    if fdef.enum is not None:
+        return "unknown_value", f"one of {', '.join(fdef.enum)}"
+    return "unknown_value", "a value of the map" if mapped else "text"
+
+
+def _spec_outliers(spec: OutlierSpec) -> Iterator[OutlierRule]:
+    name = spec.rule
+    if spec.min is not None:
+        yield OutlierRule(name or "below_minimum", "min", spec.min, spec.action)
+    if spec.greater_than is not None:
+        yield OutlierRule(name or "not_above_minimum", "greater_than", spec.greater_than,
+                          spec.action)
+    if spec.max is not None:
+        yield OutlierRule(name or "above_maximum", "max", spec.max, spec.action)
+    if spec.not_before is not None:
+        yield OutlierRule(name or "too_early", "not_before", spec.not_before.isoformat(),
+                          spec.action)
+    if spec.not_future:
+        yield OutlierRule(name or "future_timestamp", "not_future", None, spec.action)
+
+
+def _outlier_check(field: str, fdef: FieldDef, rule: OutlierRule, now: datetime) -> Check:
+    action = ACTIONS[rule.action]
+    if fdef.required and action == "nulled":
+        action = "rejected"
+    value = rule.value
+    kind = rule.kind
+    is_date = fdef.dtype == "date"
+    if kind in ("min", "greater_than", "max"):
+        bound = float(value)  # type: ignore[arg-type]
+        text = f"{bound:g}"
+        condition: Callable[[ir.Table], ir.BooleanValue] = {
+            "min": lambda t: t[field] < bound,
+            "greater_than": lambda t: t[field] <= bound,
+            "max": lambda t: t[field] > bound,
+        }[kind]
+        words = {"min": f" is below {text}", "greater_than": f" is not above {text}",
+                 "max": f" is above {text}"}[kind]
+    elif kind == "not_before":
+        earliest = date.fromisoformat(str(value))
+        limit: object = earliest if is_date else datetime.combine(earliest, datetime.min.time())
+        condition = lambda t: t[field] < ibis.literal(limit)  # noqa: E731
+        words = f" is before {earliest.isoformat()}"
+    elif kind == "not_future":
+        latest: object = now.date() if is_date else now + CLOCK_SKEW
+        condition = lambda t: t[field] > ibis.literal(latest)  # noqa: E731
+        words = f" is in the future (after {now:%Y-%m-%d %H:%M})"
+    else:  # age_between
+        low, high = (int(x) for x in str(value).split(","))
+        youngest, oldest = _birthday_bounds(now.date(), low, high)
+        condition = lambda t: (t[field] > youngest) | (t[field] < oldest)  # noqa: E731
+        words = f" gives an age outside {low}-{high} years"
+    return Check(field, rule.rule, action, condition,
+                 lambda t: _quote(t[raw_name(field)], f"{field} ", words))
+
+
+def _birthday_bounds(today: date, low: int, high: int) -> tuple[date, date]:
+    def years_ago(n: int) -> date:
+        try:
+            return today.replace(year=today.year - n)
+        except ValueError:  # 29 February
+            return today.replace(year=today.year - n, day=28)
+
+    return years_ago(low), years_ago(high + 1) + timedelta(days=1)
+
+
+def _missing_checks(source: SourceSpec, ent: Entity, fields: list[str]) -> Iterator[Check]:
+    for field in fields:
+        policy = source.cleaning.missing.get(field)
+        fdef = ent.field(field)
+        missing = lambda t, f=field: t[f].isnull()  # noqa: E731
+        if policy == "drop" and not fdef.required:
+            yield Check(field, "missing_value", "rejected", missing,
+                        lambda t, f=field: ibis.literal(f"{f} is missing (policy: drop the row)"))
+        elif policy == "flag":
+            yield Check(field, "missing_value", "flagged", missing,
+                        lambda t, f=field: ibis.literal(f"{f} is missing (policy: flag)"))
+        elif policy is not None and not fdef.required:
+            yield Check(field, "missing_value", "filled", missing,
+                        lambda t, f=field, p=policy: _fill_reason(t, f, p))
+        if fdef.required:
+            yield Check(field, "missing_required", "rejected", missing,
+                        lambda t, f=field: ibis.literal(f"required field {f} is missing"))
+
+
+def _fill_value(table: ir.Table, field: str, policy: object) -> ir.Value:
+    if isinstance(policy, FillValue):
+        return ibis.literal(policy.fill).cast(table[field].type())
+    if policy == "median":
+        return table[field].median()
+    return table[field].mode()
+
+
+def _fill_reason(table: ir.Table, field: str, policy: object) -> ir.StringValue:
+    how = "a given value" if isinstance(policy, FillValue) else f"the {policy}"
+    return (ibis.literal(f"{field} was missing; filled with {how}: ")
+            + _fill_value(table, field, policy).cast("string").fill_null("(none)"))
+
+
+def _fill(table: ir.Table, source: SourceSpec) -> ir.Table:
+    fills = {f: p for f, p in source.cleaning.missing.items()
+             if p not in ("drop", "flag") and f in table.columns}
+    if not fills:
+        return table
+    return table.mutate(**{f: table[f].fill_null(_fill_value(table, f, p))
+                           for f, p in fills.items()})
+
+
+def _quote(raw: ir.StringValue, before: str, after: str) -> ir.StringValue:
+    return ibis.literal(before) + "'" + raw.fill_null("") + "'" + ibis.literal(after)
+
+
+def _findings(table: ir.Table, index: int, check: Check, source: SourceSpec) -> ir.Table:
+    field = check.field
+    column = source.columns[field].column if field else None
+    value = table[raw_name(field)] if field else ibis.null("string")
+    hits = table.filter(table[_check_column(index)])
+    return hits.select(
+        file=hits[FILE], row=hits[ROW],
+        field=ibis.literal(field, "string"), column=ibis.literal(column, "string"),
+        value=value.cast("string") if field else ibis.null("string"),
+        rule=ibis.literal(check.rule), action=ibis.literal(check.action),
+        reason=check.reason(hits),
+    )
+
+
+def _dedupe(table: ir.Table, source: SourceSpec, ent: Entity) -> tuple[ir.Table, list[ir.Table]]:
+    findings = []
+    spec = source.cleaning.dedupe
+    if spec is not None:
+        order = [spec.order_by] if spec.order_by else []
+        table, found = _drop_duplicates(table, list(spec.keys), order, spec.keep, "duplicate")
+        findings.append(found)
+    keep = "first" if ent.mode == "append" else "last"
+    table, found = _drop_duplicates(table, list(ent.key), [], keep, "duplicate_key")
+    findings.append(found)
+    return table, findings
+
+
+def _drop_duplicates(table: ir.Table, keys: list[str], order: list[str], keep: str,
+                     rule: str) -> tuple[ir.Table, ir.Table]:
+    sort = [*(table[o] for o in order), table[FILE], table[ROW]]
+    if keep == "last":
+        sort = [s.desc() for s in sort]
+    window = ibis.window(group_by=[table[k] for k in keys], order_by=sort)
+    complete = reduce(lambda a, b: a & b, [table[k].notnull() for k in keys])
+    ranked = table.mutate(
+        # Ibis numbers rows from 0: rank 0 is kept; rows with an incomplete key get -1.
+        __rank=ibis.ifelse(complete, ibis.row_number().over(window), -1),
+        __kept_row=table[ROW].first().over(window),
+        __kept_file=table[FILE].first().over(window),
+    )
+    dupes = ranked.filter(ranked.__rank > 0)
+    key_text = ", ".join(keys)
+    found = dupes.select(
+        file=dupes[FILE], row=dupes[ROW], field=ibis.literal(key_text),
+        column=ibis.null("string"),
+        value=_key_value(dupes, keys), rule=ibis.literal(rule), action=ibis.literal("rejected"),
+        reason=(ibis.literal(f"duplicate ({key_text}) of row ")
+                + dupes.__kept_row.cast("string") + " in " + dupes.__kept_file),
+    )
+    kept = ranked.filter(ranked.__rank <= 0).drop("__rank", "__kept_row", "__kept_file")
+    return kept, found
+
+
+def _key_value(table: ir.Table, keys: list[str]) -> ir.StringValue:
+    parts = [table[k].cast("string").fill_null("") for k in keys]
+    return reduce(lambda a, b: a + " | " + b, parts)
+
+
+def _union(tables: list[ir.Table]) -> ir.Table:
+    return reduce(lambda a, b: a.union(b), tables)
