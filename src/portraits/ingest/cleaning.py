@@ -230,7 +230,9 @@ def _missing_checks(source: SourceSpec, ent: Entity, fields: list[str]) -> Itera
             yield Check(field, "missing_value", "filled", missing,
                         lambda t, f=field, p=policy: _fill_reason(t, f, p))
         if fdef.required:
-            yield Check(field, "missing_required", "rejected", missing,
+            # Missing means no text at all; unreadable text is reported as such, not twice.
+            absent = lambda t, f=field: t[raw_name(f)].isnull()  # noqa: E731
+            yield Check(field, "missing_required", "rejected", absent,
                         lambda t, f=field: ibis.literal(f"required field {f} is missing"))
 
 

@@ -120,7 +120,10 @@ def read_csv(path: Path, encoding: str = "auto", delimiter: str = ",") -> TextRo
                 strings_can_be_null=True, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise PortraitsError(f"{path.name}: cannot read as {enc} CSV: {exc}") from None
+        if "Empty CSV file" in str(exc):  # a header and no rows
+            table = pa.table({h: pa.array([], pa.string()) for h in header})
+        else:
+            raise PortraitsError(f"{path.name}: cannot read as {enc} CSV: {exc}") from None
     bad_rows = {p.row for p in problems}
     rows = _row_numbers(table.num_rows, bad_rows)
     return TextRows(_with_position(table, rows, path), problems, enc)

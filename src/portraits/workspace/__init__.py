@@ -1,5 +1,5 @@
-"""Workspaces: a folder with ``portraits.yaml``, its data and its database."""
+"""Workspaces: a folder with ``portraits.yaml``, its data and its database.
 
-from portraits.workspace.facade import Workspace
-
-__all__ = ["Workspace"]
+The facade is :class:`portraits.workspace.facade.Workspace`, exported as
+``portraits.Workspace``.
+"""

@@ -1,0 +1,1 @@
+"""The ``portraits`` command line (Typer + Rich); thin over the Workspace facade."""

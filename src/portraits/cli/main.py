@@ -1,0 +1,193 @@
+"""``portraits``: set up a workspace, generate data, load it, see its quality, run the demo.
+
+Only Typer and Rich are imported at start; the engine and the data stack load when a
+command needs them, so ``portraits --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from portraits.errors import PortraitsError
+from portraits.i18n import Lang, text
+from portraits.settings import get_settings
+
+app = typer.Typer(
+    name="portraits",
+    help="Portraits: customer profiling (用户画像) and precision marketing (精准营销).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+WorkspaceDir = Annotated[Path, typer.Argument(help="Workspace folder (holds portraits.yaml).")]
+_state: dict[str, Lang] = {"lang": get_settings().lang}
+
+
+def friendly(command: F) -> F:
+    """Print a user mistake as one clear message and exit 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PortraitsError as exc:
+            err_console.print(f"[bold red]{text('error', _state['lang'])}:[/] {exc}")
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def root(
+    lang: Annotated[str | None, typer.Option(
+        help="Language of the output: en or zh-CN (default: PORTRAITS_LANG or en).")] = None,
+) -> None:
+    """Portraits command line."""
+    if lang is not None:
+        if lang not in ("en", "zh-CN"):
+            raise typer.BadParameter("use en or zh-CN", param_hint="--lang")
+        _state["lang"] = lang  # type: ignore[assignment]
+
+
+@app.command()
+@friendly
+def init(
+    path: WorkspaceDir,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing portraits.yaml.")] = False,
+) -> None:
+    """Create a workspace: portraits.yaml (the retail example mapping) and its folders."""
+    from portraits.workspace.scaffold import create_workspace
+
+    spec = create_workspace(path, force=force)
+    console.print(text("workspace_created", _state["lang"], path=spec))
+
+
+@app.command()
+@friendly
+def check(path: WorkspaceDir = Path(".")) -> None:
+    """Validate portraits.yaml and report every problem with file, line and a hint."""
+    from portraits.workspace.loader import SPEC_FILE, load_spec
+
+    spec = load_spec(path / SPEC_FILE)
+    console.print(text("spec_ok", _state["lang"], path=path / SPEC_FILE,
+                       sources=len(spec.sources)))
+
+
+@app.command()
+@friendly
+def generate(
+    path: WorkspaceDir = Path("."),
+    customers: Annotated[int, typer.Option(min=10, help="How many customers.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 42,
+) -> None:
+    """Write synthetic Chinese retail data with planted truth into the workspace's data folder."""
+    from portraits.workspace.facade import Workspace
+
+    with Workspace(path) as ws:
+        summary = _generate(ws, customers, seed)
+    _print_generated(summary)
+
+
+def _generate(ws: Any, customers: int, seed: int) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("generate", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        return ws.synth.generate(customers=customers, seed=seed, progress=progress)
+
+
+def _print_generated(summary: Any) -> None:
+    lang = _state["lang"]
+    from portraits.cli.render import records_table
+
+    rows = [{"file": name, "rows": count} for name, count in summary.files.items()]
+    console.print(records_table(f"{text('generated', lang)}: {summary.out_dir} "
+                                f"({summary.seconds:.1f} s)", rows, ["file", "rows"], lang))
+
+
+@app.command()
+@friendly
+def load(
+    path: WorkspaceDir = Path("."),
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", "-s", help="Load only this source (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(
+        help="Load again even if the same files were loaded before.")] = False,
+) -> None:
+    """Load sources: map, clean and merge them; print the quality report of each load.
+
+    Loading the same files again changes nothing. Rejected rows and corrected values are
+    kept with the reason; see them with 'portraits quality --rejects'.
+    """
+    from portraits.cli.render import print_reports
+    from portraits.workspace.facade import Workspace
+
+    with Workspace(path) as ws, console.status("loading") as status:
+        reports = ws.ingest.load(source, force=force, progress=status.update)
+    print_reports(console, reports, _state["lang"])
+
+
+@app.command()
+@friendly
+def quality(
+    path: WorkspaceDir = Path("."),
+    load_id: Annotated[str | None, typer.Option(
+        "--load", help="Show one load in detail (default: the latest of each source).")] = None,
+    rejects: Annotated[bool, typer.Option(help="List the rejected and corrected rows.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rejects.")] = 50,
+) -> None:
+    """Show the quality history of the loads, and what the cleaning rules found."""
+    from portraits.cli.quality import show_quality
+    from portraits.workspace.facade import Workspace
+
+    with Workspace(path) as ws:
+        show_quality(console, ws, load_id, rejects, limit, _state["lang"])
+
+
+@app.command()
+@friendly
+def demo(
+    path: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "portraits-demo"),
+    customers: Annotated[int, typer.Option(min=100, help="How many customers.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Create a fresh workspace, generate ~50k customers, load them and show what was built."""
+    from portraits.cli.render import print_reports, records_table
+    from portraits.workspace.facade import Workspace
+
+    started = time.perf_counter()
+    lang = _state["lang"]
+    if (path / ".portraits").exists():
+        import shutil
+
+        shutil.rmtree(path / ".portraits")
+    Workspace.init(path, force=True).close()
+    with Workspace(path) as ws:
+        _print_generated(_generate(ws, customers, seed))
+        with console.status("loading") as status:
+            reports = ws.ingest.load(progress=status.update, force=True)
+        print_reports(console, reports, lang, details=True)
+        rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
+        console.print(records_table(text("tables_title", lang), rows, ["table", "rows"], lang))
+    console.print(text("demo_done", lang, seconds=time.perf_counter() - started, path=path))
+
+
+def main() -> None:
+    """Entry point of the ``portraits`` command."""
+    app()
