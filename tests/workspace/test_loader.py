@@ -67,7 +67,8 @@ sources:
 
 
 def test_unknown_canonical_fields_and_unmapped_required_fields(tmp_path: Path) -> None:
-    bad = GOOD.replace("phone: 手机号", "phnoe: 手机号\n      gender: {column: 性别, map: {男: mael}}")
+    gender = "gender: {column: 性别, map: {男: mael}}"
+    bad = GOOD.replace("phone: 手机号", f"phnoe: 手机号\n      {gender}")
     bad = bad.replace("source_id: 会员编号", "name: 姓名")
     with pytest.raises(SpecError) as caught:
         load_spec(write(tmp_path, bad))

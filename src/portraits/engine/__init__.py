@@ -25,7 +25,8 @@ def connect(spec: EngineSpec, root: Path) -> Engine:
     if isinstance(spec, DuckDBEngineSpec):
         from portraits.engine.duckdb import DuckDBEngine
 
-        return DuckDBEngine(spec, root)
+        duck: Engine = DuckDBEngine(spec, root)
+        return duck
     if isinstance(spec, SparkEngineSpec):
         try:
             from portraits.engine.spark import SparkEngine

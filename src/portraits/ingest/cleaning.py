@@ -129,9 +129,8 @@ def _value_checks(source: SourceSpec, ent: Entity, fields: list[str],
         unreadable_action = ("rejected" if fdef.required or source.cleaning.invalid == "reject"
                              else "nulled")
         rule, what = _unreadable(field, fdef, mapping.transform, mapping.map is not None)
-        yield Check(field, rule, unreadable_action,
-                    lambda t, f=field: t[bad_name(f)],
-                    lambda t, f=field, w=what: _quote(t[raw_name(f)], "cannot read ", f" as {w}"))
+        yield Check(field, rule, unreadable_action, _column_is_true(bad_name(field)),
+                    _quoting(field, "cannot read ", f" as {what}"))
         if source.cleaning.builtin_outliers:
             for outlier in fdef.outliers:
                 yield _outlier_check(field, fdef, outlier, now)
@@ -190,19 +189,18 @@ def _outlier_check(field: str, fdef: FieldDef, rule: OutlierRule, now: datetime)
     elif kind == "not_before":
         earliest = date.fromisoformat(str(value))
         limit: object = earliest if is_date else datetime.combine(earliest, datetime.min.time())
-        condition = lambda t: t[field] < ibis.literal(limit)  # noqa: E731
+        condition = lambda t: t[field] < ibis.literal(limit)
         words = f" is before {earliest.isoformat()}"
     elif kind == "not_future":
         latest: object = now.date() if is_date else now + CLOCK_SKEW
-        condition = lambda t: t[field] > ibis.literal(latest)  # noqa: E731
+        condition = lambda t: t[field] > ibis.literal(latest)
         words = f" is in the future (after {now:%Y-%m-%d %H:%M})"
     else:  # age_between
         low, high = (int(x) for x in str(value).split(","))
         youngest, oldest = _birthday_bounds(now.date(), low, high)
-        condition = lambda t: (t[field] > youngest) | (t[field] < oldest)  # noqa: E731
+        condition = lambda t: (t[field] > youngest) | (t[field] < oldest)
         words = f" gives an age outside {low}-{high} years"
-    return Check(field, rule.rule, action, condition,
-                 lambda t: _quote(t[raw_name(field)], f"{field} ", words))
+    return Check(field, rule.rule, action, condition, _quoting(field, f"{field} ", words))
 
 
 def _birthday_bounds(today: date, low: int, high: int) -> tuple[date, date]:
@@ -219,21 +217,42 @@ def _missing_checks(source: SourceSpec, ent: Entity, fields: list[str]) -> Itera
     for field in fields:
         policy = source.cleaning.missing.get(field)
         fdef = ent.field(field)
-        missing = lambda t, f=field: t[f].isnull()  # noqa: E731
+        missing = _column_is_null(field)
         if policy == "drop" and not fdef.required:
             yield Check(field, "missing_value", "rejected", missing,
-                        lambda t, f=field: ibis.literal(f"{f} is missing (policy: drop the row)"))
+                        _fixed(f"{field} is missing (policy: drop the row)"))
         elif policy == "flag":
             yield Check(field, "missing_value", "flagged", missing,
-                        lambda t, f=field: ibis.literal(f"{f} is missing (policy: flag)"))
+                        _fixed(f"{field} is missing (policy: flag)"))
         elif policy is not None and not fdef.required:
-            yield Check(field, "missing_value", "filled", missing,
-                        lambda t, f=field, p=policy: _fill_reason(t, f, p))
+            yield Check(field, "missing_value", "filled", missing, _filling(field, policy))
         if fdef.required:
             # Missing means no text at all; unreadable text is reported as such, not twice.
-            absent = lambda t, f=field: t[raw_name(f)].isnull()  # noqa: E731
-            yield Check(field, "missing_required", "rejected", absent,
-                        lambda t, f=field: ibis.literal(f"required field {f} is missing"))
+            yield Check(field, "missing_required", "rejected", _column_is_null(raw_name(field)),
+                        _fixed(f"required field {field} is missing"))
+
+
+Condition = Callable[[ir.Table], ir.BooleanValue]
+
+
+def _column_is_true(column: str) -> Condition:
+    return lambda t: t[column]
+
+
+def _column_is_null(column: str) -> Condition:
+    return lambda t: t[column].isnull()
+
+
+def _fixed(message: str) -> Reason:
+    return lambda _t: ibis.literal(message)
+
+
+def _quoting(field: str, before: str, after: str) -> Reason:
+    return lambda t: _quote(t[raw_name(field)], before, after)
+
+
+def _filling(field: str, policy: object) -> Reason:
+    return lambda t: _fill_reason(t, field, policy)
 
 
 def _fill_value(table: ir.Table, field: str, policy: object) -> ir.Value:

@@ -30,10 +30,11 @@ def new_or_changed(incoming: ir.Table, existing: ir.Table | None, ent: Entity) -
     """Rows of ``incoming`` that the stored table does not already hold exactly."""
     if existing is None:
         return incoming
-    keys = list(ent.key)
+    keys = list(ent.merge_key)
     if ent.mode == "append":
         return incoming.anti_join(existing, keys)
-    stored = existing.select(*ent.field_names).rename({f"__old_{n}": n for n in ent.field_names})
+    names = list(dict.fromkeys([*ent.field_names, *keys]))
+    stored = existing.select(*names).rename({f"__old_{n}": n for n in names})
     joined = incoming.left_join(stored, [incoming[k] == stored[f"__old_{k}"] for k in keys])
     same = reduce(lambda a, b: a & b, [
         joined[n].identical_to(joined[f"__old_{n}"]) for n in ent.field_names
@@ -43,11 +44,11 @@ def new_or_changed(incoming: ir.Table, existing: ir.Table | None, ent: Entity) -
 
 def upserted(existing: ir.Table, changed: ir.Table, ent: Entity) -> ir.Table:
     """The stored table with ``changed`` rows replacing those with the same key."""
-    return existing.anti_join(changed, list(ent.key)).union(changed)
+    return existing.anti_join(changed, list(ent.merge_key)).union(changed)
 
 
 def count_new(changed: ir.Table, existing: ir.Table | None, ent: Entity) -> ir.IntegerScalar:
     """How many of the new-or-changed rows have a key not stored before."""
     if existing is None:
         return changed.count()
-    return changed.anti_join(existing, list(ent.key)).count()
+    return changed.anti_join(existing, list(ent.merge_key)).count()

@@ -55,7 +55,7 @@ class TextRows:
     @property
     def rows_read(self) -> int:
         """Rows in the file, the unreadable ones included."""
-        return self.table.num_rows + len(self.problems)
+        return int(self.table.num_rows) + len(self.problems)
 
 
 def source_format(source: SourceSpec, path: Path) -> SourceFormat:

@@ -77,6 +77,7 @@ class Entity:
     fields: tuple[FieldDef, ...]
     time_field: str | None = None
     derived: bool = False
+    source_scoped: bool = False
     _by_name: dict[str, FieldDef] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -89,6 +90,11 @@ class Entity:
     def has_field(self, name: str) -> bool:
         """Whether the entity has a field called ``name``."""
         return name in self._by_name
+
+    @property
+    def merge_key(self) -> tuple[str, ...]:
+        """Columns that identify a stored row: the key, within its source if scoped."""
+        return (*self.key, "_source") if self.source_scoped else self.key
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -118,7 +124,8 @@ def _f(name: str, dtype: DType, en: str, zh: str, **kw: object) -> FieldDef:
 
 CUSTOMERS = Entity(
     "customers", "Customer records from CRM, membership and point-of-sale files",
-    "客户档案（CRM、会员、门店导出）", key=("source_id",), mode="upsert", time_field="registered_at",
+    "客户档案（CRM、会员、门店导出）", key=("source_id",), mode="upsert",
+    time_field="registered_at", source_scoped=True,
     fields=(
         _f("source_id", "string", "The record's key in its source system", "来源系统中的记录编号",
            required=True),
@@ -170,8 +177,8 @@ EVENTS = Entity(
         _f("wechat_unionid", "string", "WeChat unionid of a mini-program user", "微信 unionid",
            identifier=IdType.WECHAT_UNIONID),
         _f("event", "string", "Event name (Segment E-commerce Spec)", "事件名称", required=True),
-        _f("timestamp", "timestamp", "When it happened, workspace local time", "发生时间（本地时间）",
-           required=True, outliers=EVENT_TIME_RULES),
+        _f("timestamp", "timestamp", "When it happened, workspace local time",
+           "发生时间（本地时间）", required=True, outliers=EVENT_TIME_RULES),
         _f("platform", "string", "web, app, mini_program, store or server", "平台",
            enum=PLATFORMS),
         _f("device_type", "string", "mobile, tablet or desktop", "设备类型"),
@@ -197,7 +204,8 @@ ORDERS = Entity(
     mode="upsert", time_field="ordered_at",
     fields=(
         _f("order_id", "string", "Order number", "订单编号", required=True),
-        _f("member_id", "string", "Buyer's membership number", "会员号", identifier=IdType.MEMBER_ID),
+        _f("member_id", "string", "Buyer's membership number", "会员号",
+           identifier=IdType.MEMBER_ID),
         _f("user_id", "string", "Buyer's online user id", "用户编号", identifier=IdType.USER_ID),
         _f("phone", "string", "Buyer's phone, E.164", "手机号", pii=True,
            identifier=IdType.PHONE),

@@ -158,7 +158,7 @@ def _semantic_problems(spec: WorkspaceSpec, data: Any, file: str) -> Iterator[Pr
     """Problems pydantic cannot see: names that must match the canonical model."""
     seen: set[str] = set()
     for i, source in enumerate(spec.sources):
-        where = ["sources", i]
+        where: list[int | str] = ["sources", i]
         if source.name in seen:
             yield Problem(f"source name '{source.name}' is used twice", file,
                           line_of(data, [*where, "name"]), _dotted([*where, "name"]))
