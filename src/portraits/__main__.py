@@ -1,0 +1,5 @@
+"""``python -m portraits`` runs the command line."""
+
+from portraits.cli.main import main
+
+main()
