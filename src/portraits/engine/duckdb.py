@@ -1,4 +1,4 @@
-"""The embedded default engine: DuckDB through Ibis, one database file per workspace."""
+"""The embedded default engine: DuckDB through Ibis, over the workspace's Parquet lake."""
 
 from __future__ import annotations
 
@@ -8,41 +8,66 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import sqlglot.expressions as sge
 
 from portraits.engine.base import FILE, ROW, Engine, WriteMode, temporary_name
+from portraits.engine.lake import Lake
 from portraits.workspace.spec import DuckDBEngineSpec
 
 
 class DuckDBEngine(Engine):
-    """DuckDB adapter; ``spec.database`` is relative to the workspace root."""
+    """DuckDB adapter; ``spec.database`` and ``spec.lake`` are relative to the workspace.
+
+    Tables are written as Parquet with one file per thread (DuckDB's own parallel
+    writer), which on two cores is about twice as fast as inserting into DuckDB's native
+    storage; each table is then a view in the database file.
+    """
 
     name = "duckdb"
 
     def __init__(self, spec: DuckDBEngineSpec, root: Path) -> None:
-        database = root / spec.database if spec.database != ":memory:" else None
+        in_memory = spec.database == ":memory:"
+        database = None if in_memory else root / spec.database
         if database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
-        config: dict[str, object] = {}
+        config: dict[str, object] = {"preserve_insertion_order": False}
         if spec.threads:
             config["threads"] = spec.threads
         if spec.memory_limit:
             config["memory_limit"] = spec.memory_limit
         self.con = ibis.duckdb.connect(str(database) if database else ":memory:", **config)
+        self.lake = Lake((root / spec.lake).resolve())
+        self.lake.clean_scratch()
         self._temporary: set[str] = set()
+        for table in self.lake.tables():
+            self._register(table)
+
+    def _sql(self, statement: str) -> None:
+        self.con.raw_sql(statement)
+
+    def _register(self, name: str) -> None:
+        pattern = str(self.lake.path(name) / "*.parquet")
+        self._sql(
+            f"CREATE OR REPLACE VIEW {_identifier(name)} AS SELECT * FROM "
+            f"read_parquet({_literal(pattern)}, union_by_name = true)"
+        )
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        return self.lake.exists(name)
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
 
     def write(self, name: str, data: ir.Table, mode: WriteMode = "replace") -> None:
+        scratch = self.lake.scratch()
+        query = self.con.compile(data)
+        self._sql(f"COPY ({query}) TO {_literal(str(scratch))} "
+                  "(FORMAT parquet, PER_THREAD_OUTPUT true, COMPRESSION zstd)")
         if mode == "append" and self.has_table(name):
-            self.con.insert(name, data)
+            self.lake.commit_append(name, scratch)
         else:
-            # Ibis builds the new table under a temporary name and swaps it in, so ``data``
-            # may read the table it replaces.
-            self.con.create_table(name, data, overwrite=True)
+            self.lake.commit_replace(name, scratch)
+        self._register(name)
 
     def read_parquet(self, paths: Sequence[Path]) -> ir.Table:
         raw = self.con.read_parquet([str(p) for p in paths], file_row_number=True, filename=True)
@@ -63,3 +88,11 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.disconnect()
+
+
+def _identifier(name: str) -> str:
+    return sge.to_identifier(name, quoted=True).sql("duckdb")
+
+
+def _literal(value: str) -> str:
+    return sge.convert(value).sql("duckdb")

@@ -86,9 +86,12 @@ def clean(mapped: ir.Table, source: SourceSpec, ent: Entity, now: datetime) -> C
         now: The load time; bounds the "not in the future" rules.
     """
     fields = [f for f in source.columns if ent.has_field(f)]
-    first = list(_value_checks(source, ent, fields, now))
-    checked = _mark(mapped, first)
+    first = list(_value_checks(source, ent, fields, now, mapped.columns))
     nulling = {f: [c for c in first if c.field == f and c.action == "nulled"] for f in fields}
+    # Keep the original of a value that may be cleared, so the finding can show it.
+    mapped = mapped.mutate(**{raw_name(f): mapped[f] for f, cs in nulling.items()
+                              if cs and raw_name(f) not in mapped.columns})
+    checked = _mark(mapped, first)
     nulled = checked.mutate(**{
         f: ibis.ifelse(_any(checked, cs, first), ibis.null(checked[f].type()), checked[f])
         for f, cs in nulling.items() if cs
@@ -120,17 +123,18 @@ def _any(table: ir.Table, checks: list[Check], all_checks: list[Check]) -> ir.Bo
     return reduce(or_, marks) if marks else ibis.literal(False)
 
 
-def _value_checks(source: SourceSpec, ent: Entity, fields: list[str],
-                  now: datetime) -> Iterator[Check]:
+def _value_checks(source: SourceSpec, ent: Entity, fields: list[str], now: datetime,
+                  columns: list[str]) -> Iterator[Check]:
     """Unreadable values, then the model's and the spec's outlier rules."""
     for field in fields:
         fdef = ent.field(field)
         mapping = source.columns[field]
         unreadable_action = ("rejected" if fdef.required or source.cleaning.invalid == "reject"
                              else "nulled")
-        rule, what = _unreadable(field, fdef, mapping.transform, mapping.map is not None)
-        yield Check(field, rule, unreadable_action, _column_is_true(bad_name(field)),
-                    _quoting(field, "cannot read ", f" as {what}"))
+        if bad_name(field) in columns:
+            rule, what = _unreadable(field, fdef, mapping.transform, mapping.map is not None)
+            yield Check(field, rule, unreadable_action, _column_is_true(bad_name(field)),
+                        _quoting(field, "cannot read ", f" as {what}"))
         if source.cleaning.builtin_outliers:
             for outlier in fdef.outliers:
                 yield _outlier_check(field, fdef, outlier, now)
@@ -228,7 +232,7 @@ def _missing_checks(source: SourceSpec, ent: Entity, fields: list[str]) -> Itera
             yield Check(field, "missing_value", "filled", missing, _filling(field, policy))
         if fdef.required:
             # Missing means no text at all; unreadable text is reported as such, not twice.
-            yield Check(field, "missing_required", "rejected", _column_is_null(raw_name(field)),
+            yield Check(field, "missing_required", "rejected", _raw_is_null(field),
                         _fixed(f"required field {field} is missing"))
 
 
@@ -243,12 +247,22 @@ def _column_is_null(column: str) -> Condition:
     return lambda t: t[column].isnull()
 
 
+def _raw_is_null(field: str) -> Condition:
+    return lambda t: _raw(t, field).isnull()
+
+
+def _raw(table: ir.Table, field: str) -> ir.Value:
+    """The value as read: its own raw column if it was parsed or may be cleared."""
+    name = raw_name(field)
+    return table[name] if name in table.columns else table[field]
+
+
 def _fixed(message: str) -> Reason:
     return lambda _t: ibis.literal(message)
 
 
 def _quoting(field: str, before: str, after: str) -> Reason:
-    return lambda t: _quote(t[raw_name(field)], before, after)
+    return lambda t: _quote(_raw(t, field), before, after)
 
 
 def _filling(field: str, policy: object) -> Reason:
@@ -278,14 +292,15 @@ def _fill(table: ir.Table, source: SourceSpec) -> ir.Table:
                            for f, p in fills.items()})
 
 
-def _quote(raw: ir.StringValue, before: str, after: str) -> ir.StringValue:
-    return ibis.literal(before) + "'" + raw.fill_null("") + "'" + ibis.literal(after)
+def _quote(raw: ir.Value, before: str, after: str) -> ir.StringValue:
+    text = raw.cast("string").fill_null("")
+    return ibis.literal(before) + "'" + text + "'" + ibis.literal(after)
 
 
 def _findings(table: ir.Table, index: int, check: Check, source: SourceSpec) -> ir.Table:
     field = check.field
     column = source.columns[field].column if field else None
-    value = table[raw_name(field)] if field else ibis.null("string")
+    value = _raw(table, field) if field else ibis.null("string")
     hits = table.filter(table[_check_column(index)])
     return hits.select(
         file=hits[FILE], row=hits[ROW],
@@ -311,16 +326,23 @@ def _dedupe(table: ir.Table, source: SourceSpec, ent: Entity) -> tuple[ir.Table,
 
 def _drop_duplicates(table: ir.Table, keys: list[str], order: list[str], keep: str,
                      rule: str) -> tuple[ir.Table, ir.Table]:
-    sort = [*(table[o] for o in order), table[FILE], table[ROW]]
+    """Keep one row per complete key; return the kept rows and the dropped ones as findings.
+
+    A hash aggregate finds the repeated keys first, so the ordered window that picks the
+    row to keep runs over those few rows only, not over every row of a large load.
+    """
+    complete = reduce(lambda a, b: a & b, [table[k].notnull() for k in keys])
+    repeated = (table.filter(complete).group_by(keys).aggregate(__copies=ibis._.count())
+                .filter(ibis._.__copies > 1).drop("__copies"))
+    suspects = table.semi_join(repeated, keys)
+    sort = [*(suspects[o] for o in order), suspects[FILE], suspects[ROW]]
     if keep == "last":
         sort = [s.desc() for s in sort]
-    window = ibis.window(group_by=[table[k] for k in keys], order_by=sort)
-    complete = reduce(lambda a, b: a & b, [table[k].notnull() for k in keys])
-    ranked = table.mutate(
-        # Ibis numbers rows from 0: rank 0 is kept; rows with an incomplete key get -1.
-        __rank=ibis.ifelse(complete, ibis.row_number().over(window), -1),
-        __kept_row=table[ROW].first().over(window),
-        __kept_file=table[FILE].first().over(window),
+    window = ibis.window(group_by=[suspects[k] for k in keys], order_by=sort)
+    ranked = suspects.mutate(
+        __rank=ibis.row_number().over(window),  # Ibis numbers rows from 0: rank 0 is kept
+        __kept_row=suspects[ROW].first().over(window),
+        __kept_file=suspects[FILE].first().over(window),
     )
     dupes = ranked.filter(ranked.__rank > 0)
     key_text = ", ".join(keys)
@@ -331,7 +353,7 @@ def _drop_duplicates(table: ir.Table, keys: list[str], order: list[str], keep: s
         reason=(ibis.literal(f"duplicate ({key_text}) of row ")
                 + dupes.__kept_row.cast("string") + " in " + dupes.__kept_file),
     )
-    kept = ranked.filter(ranked.__rank <= 0).drop("__rank", "__kept_row", "__kept_file")
+    kept = table.anti_join(dupes.select(FILE, ROW), [FILE, ROW])
     return kept, found
 
 

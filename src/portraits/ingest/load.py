@@ -135,14 +135,14 @@ class Loader:
     def _finish(self, source: SourceSpec, ent: Entity, cleaning: Cleaning, marked: ir.Table,
                 problems: list[RowProblem], report: LoadReport) -> None:
         kept, duplicates = cleaning.accepted(marked)
-        accepted = self.engine.materialize(enrich(kept, ent))
+        accepted = enrich(kept, ent)
         findings = self.engine.materialize(
             cleaning.findings(marked).union(duplicates).union(self._problem_table(problems)))
+        self.progress(f"measuring the quality of {source.name}")
         self._measure(report, marked, accepted, findings, list(cleaning.fields), ent)
         self.progress(f"merging {report.accepted:,} rows into {ent.name}")
         self._merge(accepted, ent, report)
         self._store_rejects(findings, report)
-        self.engine.drop_temporary(accepted)
         self.engine.drop_temporary(findings)
 
     def _read(self, source: SourceSpec, files: list[Path]) -> tuple[ir.Table, list[RowProblem]]:
@@ -214,17 +214,22 @@ class Loader:
                    "_loaded_at": ibis.literal(report.started_at)}
         incoming = canonical_rows(accepted, ent, lineage)
         existing = self.engine.table(ent.name) if self.engine.has_table(ent.name) else None
-        changed = self.engine.materialize(new_or_changed(incoming, existing, ent))
-        report.new = int(self.engine.con.execute(count_new(changed, existing, ent)))
-        report.changed = self.engine.count(changed) - report.new
-        report.unchanged = report.accepted - report.new - report.changed
         if existing is None:
-            self.engine.write(ent.name, changed)
-        elif ent.mode == "append" and report.new:
-            self.engine.write(ent.name, changed, "append")
-        elif report.new or report.changed:
-            self.engine.write(ent.name, upserted(existing, changed, ent))
-        self.engine.drop_temporary(changed)
+            self.engine.write(ent.name, incoming)
+            report.new = report.accepted
+        elif ent.mode == "append":
+            # Append-only: skip stored message ids and count what the table gained.
+            before = self.engine.count(existing)
+            self.engine.write(ent.name, new_or_changed(incoming, existing, ent), "append")
+            report.new = self.engine.count(self.engine.table(ent.name)) - before
+        else:
+            changed = self.engine.materialize(new_or_changed(incoming, existing, ent))
+            report.new = int(self.engine.con.execute(count_new(changed, existing, ent)))
+            report.changed = self.engine.count(changed) - report.new
+            if report.new or report.changed:
+                self.engine.write(ent.name, upserted(existing, changed, ent))
+            self.engine.drop_temporary(changed)
+        report.unchanged = report.accepted - report.new - report.changed
 
     def _store_rejects(self, findings: ir.Table, report: LoadReport) -> None:
         rows = findings.select(

@@ -109,8 +109,9 @@ def map_source(raw: ir.Table, source: SourceSpec, ent: Entity,
     for field, mapping in source.columns.items():
         typed, text, bad = _map_field(raw, field, mapping, ent.field(field), ctx)
         columns[field] = typed
-        columns[raw_name(field)] = text
-        columns[bad_name(field)] = bad
+        if bad is not None:  # only values parsed from text can be unreadable
+            columns[raw_name(field)] = text
+            columns[bad_name(field)] = bad
     return raw.select(**columns)
 
 
@@ -122,14 +123,20 @@ def _source_text(raw: ir.Table, mapping: ColumnMap) -> ir.StringValue:
 
 
 def _map_field(raw: ir.Table, field: str, mapping: ColumnMap, fdef: FieldDef,
-               ctx: MappingContext) -> tuple[ir.Value, ir.StringValue, ir.BooleanValue]:
+               ctx: MappingContext) -> tuple[ir.Value, ir.Value, ir.BooleanValue | None]:
+    """The typed value, the text it came from, and where that text was unreadable.
+
+    Values that need no parsing (already typed in Parquet, or plain text) cannot be
+    unreadable: they come back with ``None`` for the last two, so no copy is kept.
+    """
     source_col = raw[mapping.column] if mapping.column is not None else None
     if source_col is not None and not source_col.type().is_string() and fdef.dtype != "string":
-        typed = tf.cast_typed(source_col, fdef.dtype)
-        return typed, source_col.cast("string"), ibis.literal(False)
+        return tf.cast_typed(source_col, fdef.dtype), source_col, None
     text = _source_text(raw, mapping)
     text = tf.apply_transforms(text, [t for t in mapping.transform if t not in ("phone", "email")])
     typed = _typed(raw, text, field, mapping, fdef, ctx)
+    if typed is text:
+        return text, text, None
     return typed, text, text.notnull() & typed.isnull()
 
 

@@ -26,10 +26,15 @@ class Spec(BaseModel):
 
 
 class DuckDBEngineSpec(Spec):
-    """The embedded default: one DuckDB database file inside the workspace."""
+    """The embedded default: DuckDB over the workspace's Parquet lake.
+
+    Tables are Parquet folders under ``lake`` (the same layout the Spark engine uses);
+    the database file holds a view per table, so the DuckDB CLI can open it directly.
+    """
 
     kind: Literal["duckdb"] = "duckdb"
     database: str = ".portraits/portraits.duckdb"
+    lake: str = ".portraits/lake"
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str | None = None
 
