@@ -9,11 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tests.conftest import NOW, WorkspaceFactory
 
 from portraits.errors import PortraitsError
 from portraits.settings import Settings
 from portraits.workspace.facade import Workspace
+from tests.conftest import NOW, WorkspaceFactory
 
 CRM_SPEC = """\
 version: 1

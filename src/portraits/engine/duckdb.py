@@ -36,6 +36,7 @@ class DuckDBEngine(Engine):
         if spec.memory_limit:
             config["memory_limit"] = spec.memory_limit
         self.con = ibis.duckdb.connect(str(database) if database else ":memory:", **config)
+        self._sql("SET enable_progress_bar = false")
         self.lake = Lake((root / spec.lake).resolve())
         self.lake.clean_scratch()
         self._temporary: set[str] = set()

@@ -62,18 +62,58 @@ class Cleaning:
     source: SourceSpec
     ent: Entity
 
-    def accepted(self, marked: ir.Table) -> tuple[ir.Table, ir.Table]:
-        """Rows that pass every rejecting check, de-duplicated; and the duplicates found."""
-        checks = list(self.checks)
-        rejected = _any(marked, [c for c in checks if c.action == "rejected"], checks)
-        kept, duplicates = _dedupe(marked.filter(~rejected), self.source, self.ent)
-        return kept.select(ROW, FILE, *self.fields), _union(duplicates)
+    def stages(self) -> list[DedupeStage]:
+        """The de-duplication stages: the declared keys, then the entity key."""
+        stages = []
+        spec = self.source.cleaning.dedupe
+        if spec is not None:
+            order = (spec.order_by,) if spec.order_by else ()
+            stages.append(DedupeStage(spec.keys, order, spec.keep, "duplicate"))
+        keep = "first" if self.ent.mode == "append" else "last"
+        stages.append(DedupeStage(self.ent.key, (), keep, "duplicate_key"))
+        return stages
 
-    def findings(self, marked: ir.Table) -> ir.Table:
-        """One row per check that fired on a row (duplicates come from :meth:`accepted`)."""
+    def candidates(self, marked: ir.Table) -> ir.Table:
+        """Rows no rejecting check fired on."""
+        checks = list(self.checks)
+        return marked.filter(~_any(marked, [c for c in checks if c.action == "rejected"], checks))
+
+    def repeated(self, marked: ir.Table) -> list[ir.Table]:
+        """Per stage, the keys that occur more than once: small; materialise them once."""
+        rows = self.candidates(marked)
+        return [_repeated_keys(rows, list(stage.keys)) for stage in self.stages()]
+
+    def accepted(self, marked: ir.Table,
+                 repeated: list[ir.Table] | None = None) -> tuple[ir.Table, ir.Table]:
+        """Rows that pass every rejecting check, de-duplicated; and the duplicates found."""
+        table = self.candidates(marked)
+        repeated = repeated or self.repeated(marked)
+        found = []
+        for stage, keys in zip(self.stages(), repeated, strict=True):
+            table, dupes = _drop_duplicates(table, stage, keys)
+            found.append(dupes)
+        return table.select(ROW, FILE, *self.fields), _union(found)
+
+    def flagged(self, marked: ir.Table) -> ir.Table:
+        """Rows on which any check fired: usually few; materialise before :meth:`findings`."""
+        checks = list(self.checks)
+        return marked.filter(_any(marked, checks, checks))
+
+    def findings(self, flagged: ir.Table) -> ir.Table:
+        """One row per check that fired (duplicates come from :meth:`accepted`)."""
         if not self.checks:
-            return marked.filter(ibis.literal(False)).select(**_empty_findings())
-        return _union([_findings(marked, i, c, self.source) for i, c in enumerate(self.checks)])
+            return flagged.filter(ibis.literal(False)).select(**_empty_findings())
+        return _union([_findings(flagged, i, c, self.source) for i, c in enumerate(self.checks)])
+
+
+@dataclass(frozen=True)
+class DedupeStage:
+    """Rows with equal ``keys`` are duplicates; ``keep`` says which one stays."""
+
+    keys: tuple[str, ...]
+    order: tuple[str, ...]
+    keep: str
+    rule: str
 
 
 def clean(mapped: ir.Table, source: SourceSpec, ent: Entity, now: datetime) -> Cleaning:
@@ -311,32 +351,23 @@ def _findings(table: ir.Table, index: int, check: Check, source: SourceSpec) -> 
     )
 
 
-def _dedupe(table: ir.Table, source: SourceSpec, ent: Entity) -> tuple[ir.Table, list[ir.Table]]:
-    findings = []
-    spec = source.cleaning.dedupe
-    if spec is not None:
-        order = [spec.order_by] if spec.order_by else []
-        table, found = _drop_duplicates(table, list(spec.keys), order, spec.keep, "duplicate")
-        findings.append(found)
-    keep = "first" if ent.mode == "append" else "last"
-    table, found = _drop_duplicates(table, list(ent.key), [], keep, "duplicate_key")
-    findings.append(found)
-    return table, findings
+def _repeated_keys(table: ir.Table, keys: list[str]) -> ir.Table:
+    complete = reduce(lambda a, b: a & b, [table[k].notnull() for k in keys])
+    return (table.filter(complete).group_by(keys).aggregate(__copies=ibis._.count())
+            .filter(ibis._.__copies > 1).drop("__copies"))
 
 
-def _drop_duplicates(table: ir.Table, keys: list[str], order: list[str], keep: str,
-                     rule: str) -> tuple[ir.Table, ir.Table]:
+def _drop_duplicates(table: ir.Table, stage: DedupeStage,
+                     repeated: ir.Table) -> tuple[ir.Table, ir.Table]:
     """Keep one row per complete key; return the kept rows and the dropped ones as findings.
 
-    A hash aggregate finds the repeated keys first, so the ordered window that picks the
-    row to keep runs over those few rows only, not over every row of a large load.
+    ``repeated`` holds the keys seen more than once (a hash aggregate), so the ordered
+    window that picks the row to keep runs over those few rows only.
     """
-    complete = reduce(lambda a, b: a & b, [table[k].notnull() for k in keys])
-    repeated = (table.filter(complete).group_by(keys).aggregate(__copies=ibis._.count())
-                .filter(ibis._.__copies > 1).drop("__copies"))
+    keys = list(stage.keys)
     suspects = table.semi_join(repeated, keys)
-    sort = [*(suspects[o] for o in order), suspects[FILE], suspects[ROW]]
-    if keep == "last":
+    sort = [*(suspects[o] for o in stage.order), suspects[FILE], suspects[ROW]]
+    if stage.keep == "last":
         sort = [s.desc() for s in sort]
     window = ibis.window(group_by=[suspects[k] for k in keys], order_by=sort)
     ranked = suspects.mutate(
@@ -349,7 +380,8 @@ def _drop_duplicates(table: ir.Table, keys: list[str], order: list[str], keep: s
     found = dupes.select(
         file=dupes[FILE], row=dupes[ROW], field=ibis.literal(key_text),
         column=ibis.null("string"),
-        value=_key_value(dupes, keys), rule=ibis.literal(rule), action=ibis.literal("rejected"),
+        value=_key_value(dupes, keys), rule=ibis.literal(stage.rule),
+        action=ibis.literal("rejected"),
         reason=(ibis.literal(f"duplicate ({key_text}) of row ")
                 + dupes.__kept_row.cast("string") + " in " + dupes.__kept_file),
     )

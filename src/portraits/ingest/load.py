@@ -134,16 +134,19 @@ class Loader:
 
     def _finish(self, source: SourceSpec, ent: Entity, cleaning: Cleaning, marked: ir.Table,
                 problems: list[RowProblem], report: LoadReport) -> None:
-        kept, duplicates = cleaning.accepted(marked)
+        repeated = [self.engine.materialize(keys) for keys in cleaning.repeated(marked)]
+        kept, duplicates = cleaning.accepted(marked, repeated)
         accepted = enrich(kept, ent)
+        flagged = self.engine.materialize(cleaning.flagged(marked))
         findings = self.engine.materialize(
-            cleaning.findings(marked).union(duplicates).union(self._problem_table(problems)))
+            cleaning.findings(flagged).union(duplicates).union(self._problem_table(problems)))
         self.progress(f"measuring the quality of {source.name}")
         self._measure(report, marked, accepted, findings, list(cleaning.fields), ent)
         self.progress(f"merging {report.accepted:,} rows into {ent.name}")
         self._merge(accepted, ent, report)
         self._store_rejects(findings, report)
-        self.engine.drop_temporary(findings)
+        for temporary in [*repeated, flagged, findings]:
+            self.engine.drop_temporary(temporary)
 
     def _read(self, source: SourceSpec, files: list[Path]) -> tuple[ir.Table, list[RowProblem]]:
         formats = {source_format(source, p) for p in files}
