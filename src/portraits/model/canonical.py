@@ -146,6 +146,7 @@ CUSTOMERS = Entity(
            outliers=(OutlierRule("age_out_of_range", "age_between", "0,120", "null"),)),
         _f("province", "string", "Province", "省份"),
         _f("city", "string", "City", "城市"),
+        _f("address", "string", "Street address", "详细地址", pii=True),
         _f("city_tier", "string", "City tier (1, new1, 2-5); filled from the city if not given",
            "城市等级（一线、新一线、二至五线）"),
         _f("occupation", "string", "Occupation", "职业"),

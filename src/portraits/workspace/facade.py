@@ -165,9 +165,17 @@ class SynthNamespace:
 
     def generate(self, customers: int = 1000, seed: int = 42, end: date | None = None,
                  progress: Callable[[str, int, int], None] | None = None) -> GenerationSummary:
-        """Write a synthetic data set into the workspace's ``data_dir``."""
+        """Write a synthetic data set into the workspace's ``data_dir``.
+
+        Args:
+            customers: Number of people.
+            seed: Random seed; the same seed, size and end give the same files.
+            end: The data stops before this day; today (or the pinned ``PORTRAITS_NOW``)
+                when omitted.
+            progress: Called with (stage, people done, people in all).
+        """
         from portraits.synth import generate
 
         out = self._ws.root / self._ws.spec.data_dir
-        kwargs = {"end": end} if end else {}
-        return generate(out, customers=customers, seed=seed, progress=progress, **kwargs)
+        end = end or self._ws.settings.current_time().date()
+        return generate(out, customers=customers, seed=seed, end=end, progress=progress)
