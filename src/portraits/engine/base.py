@@ -52,6 +52,10 @@ class Engine(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def tables(self) -> list[str]:
+        """Names of the stored tables (not temporary ones, not the engine's own views)."""
+        return sorted(n for n in self.con.list_tables() if not n.startswith(("_", "ibis_")))
+
     def to_arrow(self, data: ir.Table) -> pa.Table:
         """Execute ``data`` and return it as Arrow."""
         return self.con.to_pyarrow(data)

@@ -56,6 +56,9 @@ class DuckDBEngine(Engine):
     def has_table(self, name: str) -> bool:
         return self.lake.exists(name)
 
+    def tables(self) -> list[str]:
+        return self.lake.tables()
+
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -78,7 +78,8 @@ def read_text_file(path: Path, source: SourceSpec, fmt: SourceFormat) -> TextRow
     if fmt == "excel":
         return read_excel(path, source.sheet)
     if fmt == "jsonl":
-        return read_jsonl(path, source.encoding)
+        mapped = {m.column for m in source.columns.values() if m.column is not None}
+        return read_jsonl(path, source.encoding, mapped)
     raise ValueError(f"{fmt} is read by the engine")
 
 
@@ -231,11 +232,13 @@ def _excel_text(value: object) -> str | None:
     return text if text.strip() else None
 
 
-def read_jsonl(path: Path, encoding: str = "auto") -> TextRows:
+def read_jsonl(path: Path, encoding: str = "auto",
+               whole: Collection[str] | None = None) -> TextRows:
     """Read JSON lines; nested objects are flattened to dotted names (``context.device.id``).
 
     A nested object is also kept whole as JSON text under its own name, so a mapping can
-    take ``properties`` as one JSON value.
+    take ``properties`` as one JSON value. ``whole`` limits that to the names given (the
+    mapped columns): writing JSON text back is most of the cost of reading.
     """
     enc = _resolve_encoding(path, encoding)
     columns: dict[str, list[str | None]] = {}
@@ -248,7 +251,7 @@ def read_jsonl(path: Path, encoding: str = "auto") -> TextRows:
             record = _json_object(line, path, number, problems)
             if record is None:
                 continue
-            flat = _flatten(record)
+            flat = _flatten(record, whole)
             count = len(numbers)
             for key, value in flat.items():
                 column = columns.get(key)
@@ -283,13 +286,15 @@ def _json_object(line: str, path: Path, number: int,
     return record
 
 
-def _flatten(record: dict[str, Any], prefix: str = "") -> dict[str, str | None]:
+def _flatten(record: dict[str, Any], whole: Collection[str] | None,
+             prefix: str = "") -> dict[str, str | None]:
     flat: dict[str, str | None] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat[name] = json.dumps(value, ensure_ascii=False, sort_keys=True)
-            flat.update(_flatten(value, f"{name}."))
+            if whole is None or name in whole:
+                flat[name] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            flat.update(_flatten(value, whole, f"{name}."))
         elif isinstance(value, list):
             flat[name] = json.dumps(value, ensure_ascii=False)
         elif value is None:

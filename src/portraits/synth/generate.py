@@ -206,20 +206,20 @@ class _Run:
         mini = pc.equal(events.column("platform"), "mini_program")
         app_web = events.filter(pc.invert(mini)).drop_columns(["wechat_openid",
                                                                "wechat_unionid"])
-        app_web, copies = plant_copies(rng, app_web, set())
+        count = how_many(app_web.num_rows)
+        picks = rng.choice(app_web.num_rows, size=3 * count, replace=False)
+        copies = np.sort(picks[:count])
         stamps = app_web.column("timestamp").to_numpy().copy()
         name = f"part-{first // BLOCK:05d}.parquet"
-        taken = {i for pair in copies for i in pair}
-        free = np.setdiff1d(np.arange(len(stamps)), np.fromiter(taken, np.int64, len(taken)))
-        for rule, fld, _, value in EVENT_DEFECTS:
-            chosen = rng.choice(free, size=how_many(len(stamps)), replace=False)
-            free = np.setdiff1d(free, chosen)
+        for k, (rule, fld, _, value) in enumerate(EVENT_DEFECTS, start=1):
+            chosen = picks[k * count:(k + 1) * count]
             stamps[chosen] = np.datetime64(value.replace(" ", "T"), "us")
             self.defects += [Defect("events", name, int(i) + 1, rule, fld) for i in chosen]
-        self.defects += [Defect("events", name, c + 1, "duplicate_key", "message_id")
-                         for _, c in copies]
+        self.defects += [Defect("events", name, app_web.num_rows + k + 1, "duplicate_key",
+                                "message_id") for k in range(count)]
         app_web = app_web.set_column(app_web.schema.get_field_index("timestamp"), "timestamp",
                                      pa.array(stamps))
+        app_web = pa.concat_tables([app_web, app_web.take(pa.array(copies))])
         write_parquet(app_web, self.out / "events" / name)
         self.events += app_web.num_rows
         self._write_mini(events.filter(mini), first)

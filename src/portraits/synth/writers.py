@@ -110,14 +110,11 @@ def json_objects(fields: dict[str, pa.Array | tuple[str, pa.Array]]) -> pa.Array
     parts = []
     for key, value in fields.items():
         if isinstance(value, tuple):
-            text = value[1]
-            piece = pc.binary_join_element_wise(f'"{key}": ', text, "")
+            piece = pc.binary_join_element_wise(f'"{key}": ', value[1], ", ", "")
         elif pa.types.is_string(value.type):
-            piece = pc.binary_join_element_wise(f'"{key}": "', value, '"', "")
+            piece = pc.binary_join_element_wise(f'"{key}": "', value, '", ', "")
         else:
-            piece = pc.binary_join_element_wise(f'"{key}": ', value.cast(pa.string()), "")
+            piece = pc.binary_join_element_wise(f'"{key}": ', value.cast(pa.string()), ", ", "")
         parts.append(pc.fill_null(piece, ""))
-    joined = pc.binary_join_element_wise(*parts, ", ")
-    tidy = pc.replace_substring_regex(joined, r"(, )+", ", ")
-    tidy = pc.replace_substring_regex(tidy, r"^, |, $", "")
-    return pc.binary_join_element_wise("{", tidy, "}", "")
+    members = pc.utf8_slice_codeunits(pc.binary_join_element_wise(*parts, ""), 0, -2)
+    return pc.binary_join_element_wise("{", members, "}", "")

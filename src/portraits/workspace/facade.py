@@ -68,7 +68,7 @@ class Workspace:
 
     def tables(self) -> list[str]:
         """Names of the stored tables."""
-        return sorted(n for n in self.engine.con.list_tables() if not n.startswith("_"))
+        return self.engine.tables()
 
     def close(self) -> None:
         """Close the engine connection."""
