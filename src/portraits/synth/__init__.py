@@ -14,6 +14,6 @@ Example:
 
 from __future__ import annotations
 
-from portraits.synth.generate import GenerationSummary, generate
+from portraits.synth.runner import GenerationSummary, generate
 
 __all__ = ["GenerationSummary", "generate"]

@@ -177,16 +177,23 @@ def online_baskets(rng: np.random.Generator, visits: Visits, product: np.ndarray
     main = product[first_view[ordered]]
     second_ok = (visits.views[ordered] > 1) & (rng.random(len(ordered)) < 0.3)
     second = product[np.minimum(first_view[ordered] + 1, len(product) - 1)]
-    orders = [ordered, ordered[second_ok & (second != main)]]
-    products = [main, second[second_ok & (second != main)]]
-    for anchor, partner in catalogue.pairs:
-        with_anchor = ordered[(main == anchor) & (rng.random(len(ordered)) < PAIR_PROBABILITY)]
-        orders.append(with_anchor)
-        products.append(np.full(len(with_anchor), partner))
-    order = np.concatenate(orders)
-    lines = np.concatenate(products)
-    keep = np.unique(np.stack([order, lines]), axis=1, return_index=True)[1]
-    order, lines = order[np.sort(keep)], lines[np.sort(keep)]
+    order = np.concatenate([ordered, ordered[second_ok & (second != main)]])
+    lines = np.concatenate([main, second[second_ok & (second != main)]])
+    order, lines = with_partners(rng, order, lines, catalogue)
     sort = np.argsort(order, kind="stable")
     quantity = 1 + rng.poisson(0.3, len(order))
     return Baskets(order[sort], lines[sort], quantity)
+
+
+def with_partners(rng: np.random.Generator, order: np.ndarray, product: np.ndarray,
+                  catalogue: Catalogue) -> tuple[np.ndarray, np.ndarray]:
+    """Order lines plus the planted partner of each anchor product (with its probability),
+    each (order, product) once."""
+    orders, products = [order], [product]
+    for anchor, partner in catalogue.pairs:
+        chosen = order[(product == anchor) & (rng.random(len(order)) < PAIR_PROBABILITY)]
+        orders.append(chosen)
+        products.append(np.full(len(chosen), partner))
+    pairs = np.stack([np.concatenate(orders), np.concatenate(products)])
+    keep = np.sort(np.unique(pairs, axis=1, return_index=True)[1])
+    return pairs[0, keep], pairs[1, keep]

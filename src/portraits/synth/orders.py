@@ -8,7 +8,7 @@ from typing import Final
 import numpy as np
 import pyarrow as pa
 
-from portraits.synth.behaviour import Baskets, Visits, pick_products
+from portraits.synth.behaviour import Baskets, Visits, pick_products, with_partners
 from portraits.synth.catalogue import LEAVES, Catalogue
 from portraits.synth.people import People, permuted
 from portraits.synth.personas import PERSONAS, PLATFORMS
@@ -139,9 +139,10 @@ def _store_lines(rng: np.random.Generator, people: People, store_person: np.ndar
     count = 1 + rng.poisson(0.8, len(store_person))
     order = np.repeat(np.arange(len(store_person)), count)
     product = pick_products(rng, people.persona[store_person[order]], catalogue)
-    pairs = np.unique(np.stack([order, product]), axis=1)
-    quantity = np.asarray(1 + rng.poisson(0.4, pairs.shape[1]))
-    return Baskets(pairs[0] + offset, pairs[1], quantity)
+    order, product = with_partners(rng, order, product, catalogue)
+    sort = np.argsort(order, kind="stable")
+    quantity = np.asarray(1 + rng.poisson(0.4, len(order)))
+    return Baskets(order[sort] + offset, product[sort], quantity)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ class GenerationSummary:
 
 
 def generate(out_dir: str | Path, customers: int = 1000, seed: int = 42,
-             end: date | None = None, progress: Progress | None = None) -> GenerationSummary:
+             end: date | None = None, progress: Progress | None = None,
+             block: int = BLOCK) -> GenerationSummary:
     """Write a synthetic retail data set and its truth into ``out_dir``.
 
     Args:
@@ -75,6 +76,8 @@ def generate(out_dir: str | Path, customers: int = 1000, seed: int = 42,
         seed: Random seed; the same seed, size and ``end`` give the same files.
         end: Last day of the data (exclusive); yesterday when omitted.
         progress: Called with (stage, people done, people in all).
+        block: People made and written at a time; memory grows with it, not with
+            ``customers``.
 
     Returns:
         Rows written per file, the folder, the time taken and the truth folder.
@@ -84,10 +87,10 @@ def generate(out_dir: str | Path, customers: int = 1000, seed: int = 42,
     end = end or date.today() - timedelta(days=1)
     _clear(out)
     run = _Run(out, customers, seed, end)
-    for first in range(0, customers, BLOCK):
+    for number, first in enumerate(range(0, customers, block)):
         if progress:
             progress("generating", first, customers)
-        run.block(first, min(BLOCK, customers - first))
+        run.block(number, first, min(block, customers - first))
     if progress:
         progress("generating", customers, customers)
     summary = GenerationSummary(out, run.close(), time.perf_counter() - started, out / "truth")
@@ -142,8 +145,8 @@ class _Run:
         self.defects += [Defect(source, path.name, first_row + i, rule, fld)
                          for i, rule, fld in planted]
 
-    def block(self, first: int, count: int) -> None:
-        """Make and write ``count`` people numbered from ``first``."""
+    def block(self, number: int, first: int, count: int) -> None:
+        """Make and write block ``number``: ``count`` people numbered from ``first``."""
         rng = np.random.default_rng([self.seed, first])
         people = make_people(rng, first, count, self.start, self.end)
         tablet = self._shared_tablets(rng, people)
@@ -158,8 +161,8 @@ class _Run:
         events = events_table(rng, people, visits, rows, ids, self.catalogue, orders,
                               self.message_no)
         self.message_no += events.num_rows
-        events = pa.concat_tables([events, self._kiosk_events(rng, people, ids, events.schema)])
-        self._write_events(rng, events, first)
+        kiosk = self._kiosk_events(rng, people, ids, events.schema, number)
+        self._write_events(rng, pa.concat_tables([events, kiosk]), number)
         self._write_people(rng, people, tablet, ids)
         self._write_orders(rng, people, orders)
         self.consents.write(records.consents_table(rng, people, self.end_s))
@@ -177,10 +180,10 @@ class _Run:
         return tablet
 
     def _kiosk_events(self, rng: np.random.Generator, people: People, ids: Identifiers,
-                      schema: pa.Schema) -> pa.Table:
+                      schema: pa.Schema, number: int) -> pa.Table:
         """In-store tablets that many members sign in on: a device that must not merge."""
         users = np.flatnonzero(people.store_member & (rng.random(people.size) < KIOSK_SHARE))
-        kiosk = f"KIOSK-{people.first // BLOCK + 1:04d}"
+        kiosk = f"KIOSK-{number + 1:04d}"
         self.truth["store_tablets"].append({"device_id": kiosk, "members": len(users)})
         when = np.minimum(people.registered_at[users] + np.timedelta64(3, "D"),
                           self.end_s - np.timedelta64(1, "D"))
@@ -202,7 +205,7 @@ class _Run:
         return pa.table([columns[n].cast(schema.field(n).type) for n in schema.names],
                         schema=schema)
 
-    def _write_events(self, rng: np.random.Generator, events: pa.Table, first: int) -> None:
+    def _write_events(self, rng: np.random.Generator, events: pa.Table, number: int) -> None:
         mini = pc.equal(events.column("platform"), "mini_program")
         app_web = events.filter(pc.invert(mini)).drop_columns(["wechat_openid",
                                                                "wechat_unionid"])
@@ -210,7 +213,7 @@ class _Run:
         picks = rng.choice(app_web.num_rows, size=3 * count, replace=False)
         copies = np.sort(picks[:count])
         stamps = app_web.column("timestamp").to_numpy().copy()
-        name = f"part-{first // BLOCK:05d}.parquet"
+        name = f"part-{number:05d}.parquet"
         for k, (rule, fld, _, value) in enumerate(EVENT_DEFECTS, start=1):
             chosen = picks[k * count:(k + 1) * count]
             stamps[chosen] = np.datetime64(value.replace(" ", "T"), "us")
@@ -222,9 +225,9 @@ class _Run:
         app_web = pa.concat_tables([app_web, app_web.take(pa.array(copies))])
         write_parquet(app_web, self.out / "events" / name)
         self.events += app_web.num_rows
-        self._write_mini(events.filter(mini), first)
+        self._write_mini(events.filter(mini), number)
 
-    def _write_mini(self, mini: pa.Table, first: int) -> None:
+    def _write_mini(self, mini: pa.Table, number: int) -> None:
         """Mini-program events as Segment-style JSON lines, timestamps in UTC."""
         c = mini.column
         utc = pc.subtract(c("timestamp"), pa.scalar(8 * 3600 * 10**6, pa.duration("us")))
@@ -246,7 +249,7 @@ class _Run:
             "userId": c("user_id"), "event": c("event"),
             "timestamp": pc.strftime(utc, "%Y-%m-%dT%H:%M:%SZ"),
             "context": ("json", context), "properties": ("json", properties)})
-        sink = JsonLinesSink(self.out / "events" / f"mini-{first // BLOCK:05d}.jsonl")
+        sink = JsonLinesSink(self.out / "events" / f"mini-{number:05d}.jsonl")
         sink.write_lines(lines)
         sink.write_raw('{"messageId": "broken", "event": "Product Viewed", "timestamp": ')
         self.defects.append(Defect("miniprogram_events", sink.path.name, sink.rows,
