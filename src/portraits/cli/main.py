@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -89,16 +91,25 @@ def generate(
     path: WorkspaceDir = Path("."),
     customers: Annotated[int, typer.Option(min=10, help="How many customers.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same data.")] = 42,
+    end: Annotated[datetime | None, typer.Option(
+        formats=["%Y-%m-%d"],
+        help="The data stops before this day (default: today, or PORTRAITS_NOW).")] = None,
 ) -> None:
-    """Write synthetic Chinese retail data with planted truth into the workspace's data folder."""
+    """Write synthetic Chinese retail data with planted truth into the workspace's data folder.
+
+    About 25 events, 2 orders and 0.3 reviews per customer over 18 months, in the files
+    portraits.yaml of 'portraits init' maps (GB18030 CRM CSV with Chinese headers, Excel
+    store members, orders, order items, products, Parquet and JSON-lines events, reviews,
+    consents). What was planted is written to data/truth/ (see docs/synthetic-data.md).
+    """
     from portraits.workspace.facade import Workspace
 
     with Workspace(path) as ws:
-        summary = _generate(ws, customers, seed)
+        summary = _generate(ws, customers, seed, end.date() if end else None)
     _print_generated(summary)
 
 
-def _generate(ws: Any, customers: int, seed: int) -> Any:
+def _generate(ws: Any, customers: int, seed: int, end: date | None = None) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
@@ -108,7 +119,7 @@ def _generate(ws: Any, customers: int, seed: int) -> Any:
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
-        return ws.synth.generate(customers=customers, seed=seed, progress=progress)
+        return ws.synth.generate(customers=customers, seed=seed, end=end, progress=progress)
 
 
 def _print_generated(summary: Any) -> None:
