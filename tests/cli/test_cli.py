@@ -19,7 +19,7 @@ runner = CliRunner()
 def invoke(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, list(args), env={"PORTRAITS_NOW": "2026-11-01T12:00:00"})
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.output
+    return result.exit_code, " ".join(result.output.split())  # Rich wraps long paths
 
 
 def test_help_lists_the_commands() -> None:
@@ -82,3 +82,29 @@ def test_the_installed_command_starts(lang: str) -> None:
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "demo" in done.stdout
+
+
+def test_generate_then_load_then_rejects(tmp_path: Path) -> None:
+    invoke("init", str(tmp_path / "shop"))
+    code, out = invoke("generate", str(tmp_path / "shop"), "--customers", "150",
+                       "--end", "2026-10-31")
+    assert code == 0 and "crm_customers.csv" in out and "events/*.parquet" in out
+    assert (tmp_path / "shop" / "data" / "truth" / "truth.json").exists()
+    code, out = invoke("load", str(tmp_path / "shop"))
+    assert code == 0 and "miniprogram_events" in out
+    code, out = invoke("--lang", "zh-CN", "quality", str(tmp_path / "shop"), "--rejects")
+    assert code == 0 and "wrong_field_count" in out or "字段数" in out
+
+
+def test_generate_rejects_a_bad_end_date(tmp_path: Path) -> None:
+    invoke("init", str(tmp_path / "shop"))
+    code, out = invoke("generate", str(tmp_path / "shop"), "--end", "2026年10月")
+    assert code == 2 and "--end" in out
+
+
+def test_demo_builds_a_workspace_from_scratch(tmp_path: Path) -> None:
+    code, out = invoke("demo", str(tmp_path / "demo"), "--customers", "300")
+    assert code == 0
+    assert "Demo finished" in out and "customers" in out and "events" in out
+    code, out = invoke("demo", str(tmp_path / "demo"), "--customers", "300")
+    assert code == 0, "a second demo run starts afresh"

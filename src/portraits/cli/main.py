@@ -55,10 +55,9 @@ def root(
         help="Language of the output: en or zh-CN (default: PORTRAITS_LANG or en).")] = None,
 ) -> None:
     """Portraits command line."""
-    if lang is not None:
-        if lang not in ("en", "zh-CN"):
-            raise typer.BadParameter("use en or zh-CN", param_hint="--lang")
-        _state["lang"] = lang  # type: ignore[assignment]
+    if lang is not None and lang not in ("en", "zh-CN"):
+        raise typer.BadParameter("use en or zh-CN", param_hint="--lang")
+    _state["lang"] = lang or get_settings().lang  # type: ignore[assignment]
 
 
 @app.command()
