@@ -288,8 +288,8 @@ CONSENTS = Entity(
 )
 
 IDENTITIES = Entity(
-    "identities", "Every identifier seen in an accepted record (derived at load time)",
-    "标识符出现记录（加载时生成）", key=("entity", "record_key", "id_type", "id_value"),
+    "identities", "Every identifier seen in an accepted record (derived by identity resolution)",
+    "标识符出现记录（身份识别时生成）", key=("entity", "record_key", "id_type", "id_value"),
     mode="upsert", derived=True,
     fields=(
         _f("id_type", "string", "Kind of identifier", "标识符类型", required=True),

@@ -145,12 +145,13 @@ def events_table(rng: np.random.Generator, people: People, visits: Visits, rows:
         "device_type": pa.array(np.where(slot == 2, "tablet", np.where(
             web & (rng.random(n) < 0.6), "desktop", "mobile")), pa.string()),
         "os": pa.array(np.where(slot == 2, "iPadOS", os_names), pa.string()),
-        "channel": pa.array([CHANNELS[c][0] for c in range(len(CHANNELS))]).take(channel),
+        "channel": pa.array([c[0] for c in CHANNELS]).take(channel),
         "utm_source": _blank(pa.array([c[1] for c in CHANNELS]).take(channel)),
         "utm_medium": _blank(pa.array([c[2] for c in CHANNELS]).take(channel)),
         "utm_campaign": _blank(pa.array(CAMPAIGNS).take(visits.campaign[v])),
-        "ip": _join("36.", pa.array(person % 200 + 20), ".", pa.array(visits.person[v] % 250),
-                    ".", pa.array(rng.integers(1, 254, n))),
+        # A home network per person; the last octet changes from visit to visit.
+        "ip": _join("36.", pa.array(person % 200 + 20), ".", pa.array(person // 200 % 250),
+                    ".", pa.array(rng.integers(1, 254, visits.size)[v])),
         "city": city_names.take(pa.array(people.city[person])),
         "product_id": _masked(pa.array(catalogue.product_id, pa.string()).take(product),
                               has_product),
@@ -160,7 +161,7 @@ def events_table(rng: np.random.Generator, people: People, visits: Visits, rows:
                             ordered & (order_of_visit[v] >= 0)),
         "revenue": pa.array(np.where(rows.name == "Order Completed", revenue[v], np.nan),
                             from_pandas=True),
-        "query": _masked(_queries(rng, catalogue, visits, v), rows.name == "Products Searched"),
+        "query": _masked(_queries(rng, n), rows.name == "Products Searched"),
         "properties": _properties(catalogue, product, has_product),
         "wechat_openid": _masked(ids.openid.take(take), ~app & ~web),
         "wechat_unionid": _masked(ids.unionid.take(take), ~app & ~web),
@@ -176,10 +177,9 @@ def _masked(values: pa.Array, keep: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(keep), values, pa.scalar(None, values.type))
 
 
-def _queries(rng: np.random.Generator, catalogue: Catalogue, visits: Visits,
-             v: np.ndarray) -> pa.Array:
+def _queries(rng: np.random.Generator, count: int) -> pa.Array:
     words = [w for group in KEYWORDS.values() for w in group]
-    return pa.array(words).take(pa.array(rng.integers(0, len(words), len(v))))
+    return pa.array(words).take(pa.array(rng.integers(0, len(words), count)))
 
 
 def _properties(catalogue: Catalogue, product: np.ndarray, has_product: np.ndarray) -> pa.Array:

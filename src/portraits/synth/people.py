@@ -19,8 +19,9 @@ SURNAMES: Final = (("王", "wang"), ("李", "li"), ("张", "zhang"), ("刘", "li
 GIVEN_FEMALE: Final = "芳娜敏静丽艳娟霞秀玲婷雪慧佳琳欣怡梦晶颖"
 GIVEN_MALE: Final = "伟强磊军勇杰涛明超刚平辉鹏华飞鑫波宇浩凯"
 # Characters that are easily typed for one another (same pinyin or similar shape).
-TYPOS: Final[dict[str, str]] = dict(zip("芳娜敏静丽艳娟霞伟强磊军勇杰涛明超刚",
-                                        "方那民敬莉燕涓夏玮蔷垒君永洁滔铭朝钢", strict=True))
+TYPOS: Final[dict[str, str]] = dict(zip(GIVEN_FEMALE + GIVEN_MALE,
+                                        "方那民敬莉燕涓夏琇铃亭雷惠嘉林心宜孟菁莹"
+                                        "玮蔷垒君永洁滔铭朝钢萍晖朋化非新博雨皓恺", strict=True))
 PHONE_PREFIXES: Final = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150",
                          "151", "152", "155", "157", "158", "159", "166", "177", "180", "181",
                          "182", "185", "186", "187", "188", "189", "191", "198", "199")
@@ -157,11 +158,11 @@ def _emails(rng: np.random.Generator, number: np.ndarray) -> list[str | None]:
 
 
 def typo_name(name: str, rng: np.random.Generator) -> str:
-    """The same name as another clerk might type it: a similar character, or no change."""
-    for i, char in enumerate(name[1:], start=1):
-        if char in TYPOS and rng.random() < 0.8:
-            return name[:i] + TYPOS[char] + name[i + 1:]
-    return name
+    """The same name as another clerk might type it: one given-name character replaced by
+    one that sounds or looks alike."""
+    given = [i for i, char in enumerate(name) if i > 0 and char in TYPOS]
+    i = given[int(rng.integers(len(given)))]
+    return name[:i] + TYPOS[name[i]] + name[i + 1:]
 
 
 def typo_phone(phone: str, rng: np.random.Generator) -> str:
