@@ -29,8 +29,7 @@ _FALSE = ("false", "f", "no", "n", "0", "否", "假", "错")
 
 def clean_text(value: ir.Value) -> ir.StringValue:
     """Text with surrounding blanks removed; empty text becomes NULL."""
-    text = value.cast("string").strip()
-    return ibis.ifelse(text == "", ibis.null("string"), text)
+    return value.cast("string").strip().nullif("")  # NULLIF: one TRIM, not two
 
 
 def apply_transforms(text: ir.StringValue, transforms: Sequence[str]) -> ir.StringValue:
