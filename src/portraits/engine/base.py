@@ -52,6 +52,23 @@ class Engine(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def stage(self, data: ir.Table) -> ir.Table:
+        """Compute ``data`` once into scratch storage the lake can adopt (see :meth:`commit`).
+
+        The default keeps it as a temporary table; an engine over files writes them once,
+        so a table that is kept whole becomes part of the lake without another copy.
+        """
+        return self.materialize(data)
+
+    def commit(self, name: str, staged: ir.Table, mode: WriteMode = "replace") -> None:
+        """Make a table from :meth:`stage` table ``name`` (or append it), then forget it."""
+        self.write(name, staged, mode)
+        self.discard(staged)
+
+    def discard(self, staged: ir.Table) -> None:
+        """Forget a table from :meth:`stage` that is not kept."""
+        self.drop_temporary(staged)
+
     def tables(self) -> list[str]:
         """Names of the stored tables (not temporary ones, not the engine's own views)."""
         return sorted(n for n in self.con.list_tables() if not n.startswith(("_", "ibis_")))

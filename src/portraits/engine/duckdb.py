@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class DuckDBEngine(Engine):
         self.lake = Lake((root / spec.lake).resolve())
         self.lake.clean_scratch()
         self._temporary: set[str] = set()
+        self._staged: dict[str, Path] = {}
         for table in self.lake.tables():
             self._register(table)
 
@@ -64,14 +66,55 @@ class DuckDBEngine(Engine):
 
     def write(self, name: str, data: ir.Table, mode: WriteMode = "replace") -> None:
         scratch = self.lake.scratch()
-        query = self.con.compile(data)
-        self._sql(f"COPY ({query}) TO {_literal(str(scratch))} "
-                  "(FORMAT parquet, PER_THREAD_OUTPUT true, COMPRESSION zstd)")
+        self._copy(data, scratch)
         if mode == "append" and self.has_table(name):
             self.lake.commit_append(name, scratch)
         else:
             self.lake.commit_replace(name, scratch)
         self._register(name)
+
+    def stage(self, data: ir.Table) -> ir.Table:
+        """Write ``data`` once as Parquet in the lake's scratch folder; read it from there.
+
+        A first load, or an append of only new rows, then becomes the table by moving the
+        files (:meth:`commit`), so the data is written once, as fast as DuckDB copies.
+        """
+        scratch = self.lake.scratch()
+        self._copy(data, scratch)
+        if not any(scratch.glob("*.parquet")):
+            shutil.rmtree(scratch, ignore_errors=True)
+            return self.empty_like(data.schema())
+        name = temporary_name("staged")
+        pattern = str(scratch / "*.parquet")
+        self._sql(f"CREATE TEMP VIEW {_identifier(name)} AS SELECT * FROM "
+                  f"read_parquet({_literal(pattern)})")
+        self._staged[name] = scratch
+        return self.con.table(name)
+
+    def commit(self, name: str, staged: ir.Table, mode: WriteMode = "replace") -> None:
+        scratch = self._staged.pop(staged.get_name(), None)
+        if scratch is None:  # an empty stage: nothing to move
+            super().commit(name, staged, mode)
+            return
+        self._sql(f"DROP VIEW IF EXISTS {_identifier(staged.get_name())}")
+        if mode == "append" and self.has_table(name):
+            self.lake.commit_append(name, scratch)
+        else:
+            self.lake.commit_replace(name, scratch)
+        self._register(name)
+
+    def discard(self, staged: ir.Table) -> None:
+        scratch = self._staged.pop(staged.get_name(), None)
+        if scratch is None:
+            self.drop_temporary(staged)
+            return
+        self._sql(f"DROP VIEW IF EXISTS {_identifier(staged.get_name())}")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    def _copy(self, data: ir.Table, folder: Path) -> None:
+        query = self.con.compile(data)
+        self._sql(f"COPY ({query}) TO {_literal(str(folder))} "
+                  "(FORMAT parquet, PER_THREAD_OUTPUT true, COMPRESSION zstd)")
 
     def read_parquet(self, paths: Sequence[Path]) -> ir.Table:
         raw = self.con.read_parquet([str(p) for p in paths], file_row_number=True, filename=True)
