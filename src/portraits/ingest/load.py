@@ -29,6 +29,7 @@ from portraits.ingest.mapping import (
     map_source,
     phone_fields,
     phone_raw_text,
+    raw_name,
     tz_offset_minutes,
 )
 from portraits.ingest.merge import canonical_rows, count_new, new_or_changed, upserted
@@ -135,7 +136,8 @@ class Loader:
                 problems: list[RowProblem], report: LoadReport) -> None:
         repeated = [self.engine.materialize(keys) for keys in cleaning.repeated(marked)]
         kept, duplicates = cleaning.accepted(marked, repeated)
-        flagged = self.engine.materialize(cleaning.flagged(marked))
+        flagged = self.engine.materialize(
+            cleaning.flagged(marked).select(*_finding_inputs(cleaning, marked)))
         findings = self.engine.materialize(
             cleaning.findings(flagged).union(duplicates).union(self._problem_table(problems)))
         self.progress(f"writing the accepted rows of {source.name}")
@@ -285,3 +287,16 @@ class Loader:
               "filled_rows": round(c * report.accepted)}
              for f, c in report.completeness.items()], schema=FIELDS_SCHEMA)
         eng.write("quality_fields", eng.materialize(fields), "append")
+
+
+def _finding_inputs(cleaning: Cleaning, marked: ir.Table) -> list[str]:
+    """The columns findings are made from: where, the checks, and the checked values.
+
+    Selecting only these lets the engine skip the other columns when it looks for the
+    (few) rows a check fired on.
+    """
+    wanted = [ROW, FILE, *(c for c in marked.columns if c.startswith("__chk_"))]
+    for check in cleaning.checks:
+        if check.field is not None:
+            wanted += [check.field, raw_name(check.field)]
+    return [c for c in dict.fromkeys(wanted) if c in marked.columns]
