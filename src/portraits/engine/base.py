@@ -52,6 +52,19 @@ class Engine(ABC):
     def close(self) -> None:
         """Release the connection."""
 
+    def reusable(self, data: ir.Table) -> ir.Table:
+        """``data`` as several queries will read it; hand it back with :meth:`release`.
+
+        By default it stays an expression that each query recomputes, which costs less
+        than holding rows as large as the input. An engine whose planning is costly (Spark
+        plans a long mapping again for every query) computes it once instead.
+        """
+        return data
+
+    def release(self, data: ir.Table) -> None:
+        """Forget a table from :meth:`reusable` (by default there is nothing to forget)."""
+        del data
+
     def stage(self, data: ir.Table) -> ir.Table:
         """Compute ``data`` once into scratch storage the lake can adopt (see :meth:`commit`).
 

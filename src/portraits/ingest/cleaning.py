@@ -314,7 +314,15 @@ def _fill_value(table: ir.Table, field: str, policy: object) -> ir.Value:
         return ibis.literal(policy.fill).cast(table[field].type())
     if policy == "median":
         return table[field].median()
-    return table[field].mode()
+    return _mode(table, field)
+
+
+def _mode(table: ir.Table, field: str) -> ir.Scalar:
+    """The most frequent value; of equally frequent ones the smallest, so runs and engines
+    agree (DuckDB's ``mode`` picks any of them, and Spark has none in Ibis)."""
+    present = table.filter(table[field].notnull())
+    counts = present.group_by(field).aggregate(__copies=ibis._.count())
+    return counts.order_by([ibis.desc("__copies"), field]).limit(1)[field].as_scalar()
 
 
 def _fill_reason(table: ir.Table, field: str, policy: object) -> ir.StringValue:

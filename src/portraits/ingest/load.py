@@ -127,10 +127,14 @@ class Loader:
                              self._phones(raw, source, ent), str(self.root) + "/")
         self.progress(f"mapping and cleaning {source.name}")
         cleaning = clean(map_source(raw, source, ent, ctx), source, ent, self.now)
-        # The mapped rows are not materialised: they are as large as the input (9 GB of
-        # memory for 20M events). The passes below read only the columns they need, and
+        # The mapped rows are not materialised on DuckDB: they are as large as the input (9 GB
+        # of memory for 20M events). The passes below read only the columns they need, and
         # the accepted rows are computed once, straight into the lake's scratch folder.
-        self._finish(source, ent, cleaning, cleaning.marked, problems, report)
+        marked = self.engine.reusable(cleaning.marked)
+        try:
+            self._finish(source, ent, cleaning, marked, problems, report)
+        finally:
+            self.engine.release(marked)
 
     def _finish(self, source: SourceSpec, ent: Entity, cleaning: Cleaning, marked: ir.Table,
                 problems: list[RowProblem], report: LoadReport) -> None:

@@ -89,7 +89,7 @@ def rule_counts(findings: ir.Table) -> ir.Table:
     """Distinct rows per (rule, field, action)."""
     return (findings.group_by(["rule", "field", "action"])
             .aggregate(rows=(findings.file + ":" + findings.row.cast("string")).nunique())
-            .order_by([ibis.desc("rows"), "rule"]))
+            .order_by([ibis.desc("rows"), "rule", "field", "action"]))
 
 
 def touched_rows(findings: ir.Table, action: str | None = None) -> ir.IntegerScalar:
