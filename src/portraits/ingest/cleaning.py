@@ -79,20 +79,31 @@ class Cleaning:
         return marked.filter(~_any(marked, [c for c in checks if c.action == "rejected"], checks))
 
     def repeated(self, marked: ir.Table) -> list[ir.Table]:
-        """Per stage, the keys that occur more than once: small; materialise them once."""
-        rows = self.candidates(marked)
-        return [_repeated_keys(rows, list(stage.keys)) for stage in self.stages()]
+        """Per stage, the keys that occur more than once among all rows: small.
 
-    def accepted(self, marked: ir.Table,
-                 repeated: list[ir.Table] | None = None) -> tuple[ir.Table, ir.Table]:
-        """Rows that pass every rejecting check, de-duplicated; and the duplicates found."""
+        Counted before any check, so only the key columns are read (a fifth of the cost
+        of counting the accepted rows); a key repeated only by rejected rows is a harmless
+        extra suspect, because :meth:`duplicates` ranks the accepted rows alone.
+        """
+        return [_repeated_keys(marked, list(stage.keys)) for stage in self.stages()]
+
+    def duplicates(self, marked: ir.Table, repeated: list[ir.Table]) -> ir.Table:
+        """The duplicate rows, as findings: every stage's rows that are not kept.
+
+        Small; materialise it once, then :meth:`accepted` drops these rows.
+        """
         table = self.candidates(marked)
-        repeated = repeated or self.repeated(marked)
         found = []
         for stage, keys in zip(self.stages(), repeated, strict=True):
-            table, dupes = _drop_duplicates(table, stage, keys)
+            dupes = _duplicates(table, stage, keys)
             found.append(dupes)
-        return table.select(ROW, FILE, *self.fields), _union(found)
+            table = table.anti_join(_row_ids(dupes), [FILE, ROW])
+        return _union(found)
+
+    def accepted(self, marked: ir.Table, duplicates: ir.Table) -> ir.Table:
+        """Rows that pass every rejecting check, less the ``duplicates``."""
+        kept = self.candidates(marked).anti_join(_row_ids(duplicates), [FILE, ROW])
+        return kept.select(ROW, FILE, *self.fields)
 
     def flagged(self, marked: ir.Table) -> ir.Table:
         """Rows on which any check fired: usually few; materialise before :meth:`findings`."""
@@ -100,7 +111,7 @@ class Cleaning:
         return marked.filter(_any(marked, checks, checks))
 
     def findings(self, flagged: ir.Table) -> ir.Table:
-        """One row per check that fired (duplicates come from :meth:`accepted`)."""
+        """One row per check that fired (duplicates come from :meth:`duplicates`)."""
         if not self.checks:
             return flagged.filter(ibis.literal(False)).select(**_empty_findings())
         return _union([_findings(flagged, i, c, self.source) for i, c in enumerate(self.checks)])
@@ -365,15 +376,15 @@ def _repeated_keys(table: ir.Table, keys: list[str]) -> ir.Table:
             .filter(ibis._.__copies > 1).drop("__copies"))
 
 
-def _drop_duplicates(table: ir.Table, stage: DedupeStage,
-                     repeated: ir.Table) -> tuple[ir.Table, ir.Table]:
-    """Keep one row per complete key; return the kept rows and the dropped ones as findings.
+def _duplicates(table: ir.Table, stage: DedupeStage, repeated: ir.Table) -> ir.Table:
+    """The rows of ``table`` that repeat a complete key of another row, as findings.
 
     ``repeated`` holds the keys seen more than once (a hash aggregate), so the ordered
     window that picks the row to keep runs over those few rows only.
     """
     keys = list(stage.keys)
-    suspects = table.semi_join(repeated, keys)
+    needed = dict.fromkeys([*keys, *stage.order])
+    suspects = table.select(FILE, ROW, *needed).semi_join(repeated, keys)
     sort = [*(suspects[o] for o in stage.order), suspects[FILE], suspects[ROW]]
     if stage.keep == "last":
         sort = [s.desc() for s in sort]
@@ -385,7 +396,7 @@ def _drop_duplicates(table: ir.Table, stage: DedupeStage,
     )
     dupes = ranked.filter(ranked.__rank > 0)
     key_text = ", ".join(keys)
-    found = dupes.select(
+    return dupes.select(
         file=dupes[FILE], row=dupes[ROW], field=ibis.literal(key_text),
         column=ibis.null("string"),
         value=_key_value(dupes, keys), rule=ibis.literal(stage.rule),
@@ -393,8 +404,11 @@ def _drop_duplicates(table: ir.Table, stage: DedupeStage,
         reason=(ibis.literal(f"duplicate ({key_text}) of row ")
                 + dupes.__kept_row.cast("string") + " in " + dupes.__kept_file),
     )
-    kept = table.anti_join(dupes.select(FILE, ROW), [FILE, ROW])
-    return kept, found
+
+
+def _row_ids(findings: ir.Table) -> ir.Table:
+    """The (file, row) of findings, named as in the mapped rows."""
+    return findings.select(**{FILE: findings.file, ROW: findings.row})
 
 
 def _key_value(table: ir.Table, keys: list[str]) -> ir.StringValue:

@@ -139,7 +139,8 @@ class Loader:
     def _finish(self, source: SourceSpec, ent: Entity, cleaning: Cleaning, marked: ir.Table,
                 problems: list[RowProblem], report: LoadReport) -> None:
         repeated = [self.engine.materialize(keys) for keys in cleaning.repeated(marked)]
-        kept, duplicates = cleaning.accepted(marked, repeated)
+        duplicates = self.engine.materialize(cleaning.duplicates(marked, repeated))
+        kept = cleaning.accepted(marked, duplicates)
         flagged = self.engine.materialize(
             cleaning.flagged(marked).select(*_finding_inputs(cleaning, marked)))
         findings = self.engine.materialize(
@@ -157,7 +158,7 @@ class Loader:
             self.engine.discard(staged)
             raise
         self._store_rejects(findings, report)
-        for temporary in [*repeated, flagged, findings]:
+        for temporary in [*repeated, duplicates, flagged, findings]:
             self.engine.drop_temporary(temporary)
 
     def _read(self, source: SourceSpec, files: list[Path]) -> tuple[ir.Table, list[RowProblem]]:
