@@ -1,27 +1,10 @@
 """Profile completeness (R3.6): how much of a portrait is known, per profile and overall.
 
-A profile's completeness is the percentage of the *completeness fields* below that are
-known. They are the facts a marketer needs from each dimension to reach and address a
-person; counts that are zero by definition (a person with no events has 0 visits) are not
-among them, since a zero is known but says nothing.
-
-| Field | Known when | 说明 |
-|---|---|---|
-| gender | male or female | 性别已知 |
-| age | a birthday is known | 年龄已知 |
-| city | known | 城市已知 |
-| city_tier | known | 城市等级已知 |
-| occupation | known | 职业已知 |
-| income_band | known | 收入已知 |
-| marital_status | known | 婚姻状况已知 |
-| education | known | 学历已知 |
-| member_level | known | 会员等级已知 |
-| contactable | a phone, e-mail or WeChat id is known | 可触达（手机/邮箱/微信） |
-| last_seen_at | the person has events | 有行为数据 |
-| main_device_type | their visits have a device type | 主要设备已知 |
-| last_order_at | the person has bought | 有消费数据 |
-| favourite_category | their order lines have a category | 偏好类目已知 |
-| top_interest | they viewed, added or bought a categorised product | 兴趣已知 |
+A profile's completeness is the percentage of the *completeness fields*
+(:data:`COMPLETENESS_RULES`, also in ``docs/profiles.md``) that are known. They are the
+facts a marketer needs from each dimension to reach and address a person; counts that
+are zero by definition (a person with no events has 0 visits) are not among them, since
+a zero is known but says nothing.
 
 Overall completeness is the mean over profiles; the summary also gives each field's
 share of profiles where it is known, and the share of profiles at or above 85 %.
@@ -34,10 +17,27 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
-COMPLETENESS_FIELDS: Final[tuple[str, ...]] = (
-    "gender", "age", "city", "city_tier", "occupation", "income_band", "marital_status",
-    "education", "member_level", "contactable", "last_seen_at", "main_device_type",
-    "last_order_at", "favourite_category", "top_interest")
+# Field → when it counts as known (English, Chinese).
+COMPLETENESS_RULES: Final[dict[str, tuple[str, str]]] = {
+    "gender": ("male or female", "性别为男或女"),
+    "age": ("a birthday is known", "出生日期已知"),
+    "city": ("known", "已知"),
+    "city_tier": ("known", "已知"),
+    "occupation": ("known", "已知"),
+    "income_band": ("known", "已知"),
+    "marital_status": ("known", "已知"),
+    "education": ("known", "已知"),
+    "member_level": ("known", "已知"),
+    "contactable": ("a phone, e-mail or WeChat id is known (has_phone, has_email, has_wechat)",
+                    "手机号、邮箱或微信任一已知"),
+    "last_seen_at": ("the person has events", "有行为数据"),
+    "main_device_type": ("their visits have a device type", "访问的设备类型已知"),
+    "last_order_at": ("the person has bought", "有消费数据"),
+    "favourite_category": ("their order lines have a category", "购买商品的类目已知"),
+    "top_interest": ("they viewed, added or bought a product with a category",
+                     "浏览、加购或购买过有类目的商品"),
+}
+COMPLETENESS_FIELDS: Final[tuple[str, ...]] = tuple(COMPLETENESS_RULES)
 TARGET: Final = 85.0
 
 

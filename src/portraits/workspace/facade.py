@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ from portraits.workspace.scaffold import create_workspace
 from portraits.workspace.spec import DuckDBEngineSpec, SparkEngineSpec, WorkspaceSpec
 
 if TYPE_CHECKING:
+    from portraits.profile import ProfileInputs, ProfileSpec
     from portraits.synth import GenerationSummary
 
 
@@ -46,6 +47,7 @@ class Workspace:
         self._engine: Engine | None = None
         self.ingest = IngestNamespace(self)
         self.synth = SynthNamespace(self)
+        self.profiles = ProfilesNamespace(self)
 
     @classmethod
     def init(cls, path: str | Path, force: bool = False) -> Workspace:
@@ -179,3 +181,79 @@ class SynthNamespace:
         out = self._ws.root / self._ws.spec.data_dir
         end = end or self._ws.settings.current_time().date()
         return generate(out, customers=customers, seed=seed, end=end, progress=progress)
+
+
+class ProfilesNamespace:
+    """Customer profiles, one row per customer (``ws.profiles``); fields in docs/profiles.md."""
+
+    TABLE = "profiles"
+    INTERESTS = "profile_interests"
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def build(self, customer_ids: ir.Table | None = None, *, inputs: ProfileInputs | None = None,
+              as_of: datetime | None = None, spec: ProfileSpec | None = None) -> int:
+        """Build and store ``profiles`` and ``profile_interests``; return the number of profiles.
+
+        Args:
+            customer_ids: Identity resolution's ``customer_ids`` table, to give stored
+                tables without a ``customer_id`` column one (see :func:`_with_customer_ids`).
+            inputs: The canonical tables to profile, already carrying ``customer_id``; the
+                workspace's stored tables when omitted.
+            as_of: Reference time; the workspace's current time when omitted.
+            spec: Profile thresholds; the defaults when omitted.
+        """
+        from portraits.profile import build_profiles, profile_interests
+
+        ws = self._ws
+        as_of = as_of or ws.settings.current_time()
+        inputs = inputs or _stored_profile_inputs(ws, customer_ids)
+        interests = profile_interests(inputs, as_of, spec)
+        if interests is not None:
+            ws.engine.write(self.INTERESTS, interests)
+            interests = ws.engine.table(self.INTERESTS)
+        ws.engine.write(self.TABLE, build_profiles(inputs, as_of, spec, interests))
+        return ws.engine.count(ws.engine.table(self.TABLE))
+
+    def table(self) -> ir.Table:
+        """The stored profiles."""
+        return self._ws.table(self.TABLE)
+
+    def interests(self) -> ir.Table:
+        """The stored interest affinities (customer, category, affinity, rank)."""
+        return self._ws.table(self.INTERESTS)
+
+    def completeness(self) -> ir.Table:
+        """Completeness overall and per field (R3.6), in the documented order."""
+        from portraits.profile import completeness_summary
+
+        return completeness_summary(self.table()).order_by("position")
+
+
+def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> ProfileInputs:
+    from portraits.profile import ProfileInputs
+    from portraits.profile.build import PERSON_TABLES
+
+    tables: dict[str, ir.Table | None] = {}
+    for name in ("customers", "events", "orders", "order_items", "products", "reviews"):
+        table = ws.table(name) if ws.engine.has_table(name) else None
+        if table is not None and name in PERSON_TABLES and "customer_id" not in table.columns:
+            table = _with_customer_ids(ws, name, table, customer_ids)
+        tables[name] = table
+    return ProfileInputs(**tables)
+
+
+def _with_customer_ids(ws: Workspace, name: str, table: ir.Table,
+                       customer_ids: ir.Table | None) -> ir.Table:
+    """IDENTITY SEAM: give a stored person table its ``customer_id`` column.
+
+    Identity resolution plugs in here: ``attach_customer_id(table, entity(name),
+    customer_ids, rules)`` from ``portraits.identity``. Until it is wired, profiles are
+    built from ``inputs`` that already carry ``customer_id``.
+    """
+    del ws, table
+    how = ("pass the customer_ids table of identity resolution" if customer_ids is None
+           else "identity resolution is not wired into ws.profiles.build yet; pass inputs "
+                "that carry customer_id")
+    raise PortraitsError(f"the stored '{name}' table has no customer_id column; {how}")

@@ -1,0 +1,35 @@
+"""``ws.profiles``: build and store the profiles of a workspace, read them back."""
+
+from __future__ import annotations
+
+import pytest
+
+from portraits.errors import PortraitsError
+from portraits.settings import Settings
+from portraits.workspace.facade import Workspace
+from tests.conftest import NOW
+from tests.profile.conftest import Retail
+from tests.profile.truth_ids import truth_inputs
+
+
+def test_build_stores_profiles_and_interests(retail: Retail) -> None:
+    with Workspace(retail.root, settings=Settings(now=NOW, lang="en")) as ws:
+        count = ws.profiles.build(inputs=truth_inputs(ws))
+        assert count == len(retail.profiles)
+        stored = ws.profiles.table().to_pandas().set_index("customer_id").sort_index()
+        assert {"profiles", "profile_interests"} <= set(ws.tables())
+        expected = retail.profiles.set_index("customer_id").sort_index()
+        assert stored.spend.to_list() == pytest.approx(expected.spend.to_list())
+        assert stored.top_interest.fillna("").to_list() == expected.top_interest.fillna(
+            "").to_list()
+        assert ws.engine.count(ws.profiles.interests()) == len(retail.interests)
+        summary = ws.profiles.completeness().to_pandas()
+        assert summary["item"].iloc[0] == "gender"
+        assert summary.set_index("item").loc["overall", "percent"] == pytest.approx(
+            expected.completeness.mean())
+
+
+def test_stored_tables_need_customer_ids_first(retail: Retail) -> None:
+    with (Workspace(retail.root, settings=Settings(now=NOW, lang="en")) as ws,
+          pytest.raises(PortraitsError, match="'customers' table has no customer_id")):
+        ws.profiles.build()
