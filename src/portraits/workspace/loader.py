@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from portraits.errors import Problem, SpecError, did_you_mean
+from portraits.identity.rules import identity_problems
 from portraits.model.canonical import entity
 from portraits.workspace.spec import (
     ColumnMap,
@@ -90,13 +91,16 @@ def line_of(root: Any, loc: Sequence[int | str]) -> int | None:
 def _model_at(loc: Sequence[int | str]) -> type[BaseModel] | None:
     """The spec class whose fields live at ``loc`` (for did-you-mean on unknown keys)."""
     model: type[BaseModel] | None = WorkspaceSpec
+    keyed = False  # the part after a mapping of specs (``types: {phone: …}``) is a key
     for part in loc:
-        if model is None or isinstance(part, int):
+        if model is None or isinstance(part, int) or keyed:
+            keyed = False
             continue
         info = model.model_fields.get(part)
         if info is None:
             return model if part in ("duckdb", "spark") else None
         ann = info.annotation
+        keyed = getattr(ann, "__origin__", None) is dict
         model = next((m for m in _models_in(ann)), None)
     return model
 
@@ -164,6 +168,8 @@ def _semantic_problems(spec: WorkspaceSpec, data: Any, file: str) -> Iterator[Pr
                           line_of(data, [*where, "name"]), _dotted([*where, "name"]))
         seen.add(source.name)
         yield from _source_problems(source, data, file, where)
+    for loc, message, hint in identity_problems(spec.identity):
+        yield Problem(message, file, line_of(data, loc), _dotted(loc), hint)
 
 
 def _source_problems(source: SourceSpec, data: Any, file: str,

@@ -1,4 +1,5 @@
-"""Typed specs of a workspace (``portraits.yaml``): engine, sources, mappings, cleaning.
+"""Typed specs of a workspace (``portraits.yaml``): engine, sources, mappings, cleaning,
+identity rules.
 
 Specs are backend-free pydantic models with ``extra="forbid"``; YAML is parsed into them
 once by :mod:`portraits.workspace.loader`, which also adds file/line to every error.
@@ -142,6 +143,63 @@ class SourceSpec(Spec):
     cleaning: CleaningSpec = CleaningSpec()
 
 
+Normalisation = Literal["trim", "lower", "upper", "digits"]
+
+
+class IdentityTypeSpec(Spec):
+    """Rules of one identifier type (``identity.types.<type>``).
+
+    Settings left out keep the built-in default of the type (docs/identity.md).
+
+    Attributes:
+        priority: Higher wins: a record is attached to the customer of its highest-priority
+            identifier, and ``max_people`` counts people in higher-priority types.
+        max_people: An identifier seen with more distinct values than this of any one
+            higher-priority person type (a device with two members' logins) is shared and
+            not used to merge; 0 means no limit.
+        junk: Placeholder values never used to merge, in addition to the built-in ones.
+        junk_patterns: Regular expressions for placeholder values (RE2 syntax, no
+            back-references, so DuckDB and Spark read them alike).
+        builtin_junk: Whether the built-in placeholder values apply as well.
+        normalize: Steps applied to every value before matching (default ``trim``;
+            e-mails ``trim, lower``).
+        same_as: Values of this type are values of another type (``user_id: {same_as:
+            member_id}``): they join one namespace and share its rules.
+        person: Whether a value stands for one person (member ids, phones), so that
+            ``max_people`` counts it; devices and cookies do not.
+    """
+
+    priority: int | None = None
+    max_people: int | None = Field(default=None, ge=0)
+    junk: tuple[str, ...] = ()
+    junk_patterns: tuple[str, ...] = ()
+    builtin_junk: bool = True
+    normalize: tuple[Normalisation, ...] | None = None
+    same_as: str | None = None
+    person: bool | None = None
+
+    @model_validator(mode="after")
+    def _alias_has_no_rules(self) -> IdentityTypeSpec:
+        if self.same_as is not None and self.model_fields_set - {"same_as"}:
+            raise ValueError("a type with 'same_as' uses the rules of that type; "
+                             "give its other settings there")
+        return self
+
+
+class IdentitySpec(Spec):
+    """Identity resolution rules (``identity:``); every setting has a default.
+
+    Attributes:
+        types: Rules per identifier type; a name that is not a built-in type declares a
+            new one (give it a priority).
+        fields: Which type a canonical field carries, as ``entity.field: type``; overrides
+            the model (``customers.source_id: crm_id``).
+    """
+
+    types: dict[str, IdentityTypeSpec] = Field(default_factory=dict)
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
 class WorkspaceSpec(Spec):
     """The whole ``portraits.yaml``."""
 
@@ -152,6 +210,7 @@ class WorkspaceSpec(Spec):
     timezone: str = Field(default="+08:00", pattern=r"^[+-]\d{2}:\d{2}$")
     phone_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
     sources: tuple[SourceSpec, ...] = ()
+    identity: IdentitySpec = IdentitySpec()
 
     def source(self, name: str) -> SourceSpec:
         """The source called ``name`` (KeyError if unknown)."""

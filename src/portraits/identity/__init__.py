@@ -1,0 +1,1 @@
+"""Identity resolution: identifiers → ID graph → one stable ``customer_id`` per person."""
