@@ -38,6 +38,8 @@ def detect_encoding(path: Path) -> str:
     if _decodes(sample, "utf-8"):
         return "utf-8"
     best = from_bytes(sample).best()
+    if best is None and _decodes(sample, "gb18030"):
+        return "gb18030"
     if best is None:
         raise PortraitsError(f"{path.name}: cannot tell the text encoding; "
                              "set 'encoding:' for this source (e.g. gb18030 or utf-8)")
@@ -69,8 +71,15 @@ def _guess(sample: bytes) -> str | None:
 
 
 def _sample(path: Path) -> bytes:
+    """The file's first megabyte, cut after its last whole line.
+
+    A sample cut inside a two-byte GB18030 character does not decode as GB18030, and
+    charset-normalizer then rejects the right answer.
+    """
     with path.open("rb") as handle:
-        return handle.read(SAMPLE_BYTES)
+        sample = handle.read(SAMPLE_BYTES)
+    end = sample.rfind(b"\n")
+    return sample[: end + 1] if len(sample) == SAMPLE_BYTES and end > 0 else sample
 
 
 def _decodes(sample: bytes, encoding: str) -> bool:
