@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from portraits.cli.identity import identity_app
 from portraits.errors import PortraitsError
 from portraits.i18n import Lang, text
 from portraits.settings import get_settings
@@ -33,6 +34,12 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 WorkspaceDir = Annotated[Path, typer.Argument(help="Workspace folder (holds portraits.yaml).")]
 _state: dict[str, Lang] = {"lang": get_settings().lang}
+app.add_typer(identity_app)
+
+
+def lang() -> Lang:
+    """The language of this command's output."""
+    return _state["lang"]
 
 
 def friendly(command: F) -> F:
@@ -177,7 +184,9 @@ def demo(
     customers: Annotated[int, typer.Option(min=100, help="How many customers.")] = 50_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
-    """Create a fresh workspace, generate ~50k customers, load them and show what was built."""
+    """Create a fresh workspace, generate ~50k customers, load them, resolve identities and
+    show what was built."""
+    from portraits.cli.identity import print_resolve
     from portraits.cli.render import print_reports, records_table
     from portraits.workspace.facade import Workspace
 
@@ -193,6 +202,9 @@ def demo(
         with console.status("loading") as status:
             reports = ws.ingest.load(progress=status.update, force=True)
         print_reports(console, reports, lang, details=True)
+        with console.status("resolving identities"):
+            resolved = ws.identity.resolve()
+        print_resolve(console, resolved, lang)
         rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
         console.print(records_table(text("tables_title", lang), rows, ["table", "rows"], lang))
     console.print(text("demo_done", lang, seconds=time.perf_counter() - started, path=path))

@@ -167,12 +167,11 @@ class Resolver:
                 links.append(found)
         stored = self.table(IDENTITIES)
         before = stored.select(*IDENTITY_COLUMNS[:-1], junk=stored.status == graph.JUNK)
-        identities = keep(graph.merge_identifier_rows(ibis.union(before, *rows,
-                                                                 distinct=False)))
+        identities = keep(graph.merge_identifier_rows(_union(before, *rows)))
         old_links = self.table(LINKS)
-        added = keep(graph.first_links(ibis.union(*links, distinct=False)).anti_join(
+        added = keep(graph.first_links(_union(*links)).anti_join(
             old_links, list(graph.LINK))) if links else None
-        all_links = keep(graph.first_links(ibis.union(old_links, added, distinct=False))
+        all_links = keep(graph.first_links(_union(old_links, added))
                          if added is not None else old_links)
         ignored = keep(graph.ignored_identifiers(
             identities, graph.shared_identifiers(all_links, self.rules),
@@ -273,6 +272,10 @@ class Resolver:
                 "new_people": report.new_people, "merges": report.merges,
                 "splits": report.splits}])
         return report
+
+
+def _union(*tables: ir.Table) -> ir.Table:
+    return tables[0] if len(tables) == 1 else ibis.union(*tables, distinct=False)
 
 
 def _code_or_null(code: ir.IntegerValue) -> ir.StringValue:

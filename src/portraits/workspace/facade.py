@@ -27,6 +27,10 @@ from portraits.workspace.scaffold import create_workspace
 from portraits.workspace.spec import DuckDBEngineSpec, SparkEngineSpec, WorkspaceSpec
 
 if TYPE_CHECKING:
+    from portraits.identity.blocks import Blocks
+    from portraits.identity.explain import Explanation
+    from portraits.identity.resolve import Resolver, ResolveReport
+    from portraits.identity.rules import IdentityRules
     from portraits.profile import ProfileInputs, ProfileSpec
     from portraits.synth import GenerationSummary
 
@@ -46,6 +50,7 @@ class Workspace:
                                                    self.settings)
         self._engine: Engine | None = None
         self.ingest = IngestNamespace(self)
+        self.identity = IdentityNamespace(self)
         self.synth = SynthNamespace(self)
         self.profiles = ProfilesNamespace(self)
 
@@ -257,3 +262,85 @@ def _with_customer_ids(ws: Workspace, name: str, table: ir.Table,
            else "identity resolution is not wired into ws.profiles.build yet; pass inputs "
                 "that carry customer_id")
     raise PortraitsError(f"the stored '{name}' table has no customer_id column; {how}")
+
+
+class IdentityNamespace:
+    """Identity resolution: one ``customer_id`` per person (``ws.identity``).
+
+    Example:
+        >>> report = ws.identity.resolve()                        # doctest: +SKIP
+        >>> f"{report.records} records → {report.people} people"  # doctest: +SKIP
+        >>> ws.identity.explain("phone:+8613912345678")           # doctest: +SKIP
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    @property
+    def rules(self) -> IdentityRules:
+        """The identity rules of ``portraits.yaml`` with the built-in defaults."""
+        from portraits.identity.rules import IdentityRules
+
+        return IdentityRules.from_spec(self._ws.spec.identity)
+
+    def _resolver(self, blocks: Blocks | None = None) -> Resolver:
+        from portraits.identity.blocks import read_blocks
+        from portraits.identity.resolve import Resolver
+
+        ws = self._ws
+        chosen = blocks if blocks is not None else read_blocks(ws.root)
+        return Resolver(ws.engine, self.rules, chosen, ws.settings.current_time())
+
+    def resolve(self) -> ResolveReport:
+        """Resolve the records loaded since the last run into people.
+
+        Only new loads are read; existing customers keep their ids; a run with nothing
+        new changes nothing.
+        """
+        return self._resolver().resolve()
+
+    def explain(self, identifier: str) -> Explanation:
+        """How the person holding ``identifier`` (``type:value`` or a customer id) was
+        assembled: identifiers, merges in order, identifiers left out and why."""
+        from portraits.identity.explain import explain, parse_query
+
+        return explain(self._ws.engine, parse_query(identifier, self.rules))
+
+    def split(self, identifier: str | None = None,
+              link: tuple[str, str] | None = None) -> ResolveReport:
+        """Block an identifier or a link in ``identity/blocks.yaml`` and resolve the
+        people it joined again; the oldest part keeps the customer id.
+
+        Args:
+            identifier: ``type:value`` never to merge on.
+            link: Two ``type:value`` identifiers whose link is not to be used.
+        """
+        from portraits.identity.blocks import identifier_text, read_blocks, write_blocks
+        from portraits.identity.explain import parse_query
+
+        if (identifier is None) == (link is None):
+            raise PortraitsError("give an identifier or a link to split on, not both")
+        blocks = read_blocks(self._ws.root)
+        if identifier is not None:
+            blocked = parse_query(identifier, self.rules)
+            blocks = blocks.with_identifier(blocked)
+            cause = f"blocked {identifier_text(blocked)}"
+        else:
+            assert link is not None
+            left, right = (parse_query(end, self.rules) for end in link)
+            blocks = blocks.with_link(left, right)
+            cause = f"blocked link {identifier_text(left)} - {identifier_text(right)}"
+        write_blocks(self._ws.root, blocks)
+        return self._resolver(blocks).resolve(cause=cause)
+
+    def customer_ids(self) -> ir.Table:
+        """Every usable identifier and its customer (``id_type, id_value, customer_id``)."""
+        return self._ws.table("customer_ids")
+
+    def attach(self, table: str) -> ir.Table:
+        """A canonical table with the ``customer_id`` of each record."""
+        from portraits.identity.attach import attach_customer_id
+        from portraits.model.canonical import entity
+
+        return attach_customer_id(self._ws.table(table), entity(table),
+                                  self.customer_ids(), self.rules)
