@@ -6,12 +6,14 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 from ibis.backends import BaseBackend
+
+from portraits.errors import PortraitsError
 
 WriteMode = Literal["replace", "append"]
 ROW = "_row"
@@ -93,6 +95,10 @@ class Engine(ABC):
     def count(self, data: ir.Table) -> int:
         """Number of rows of ``data``."""
         return int(self.con.execute(data.count()))
+
+    def splink_api(self) -> Any:
+        """Splink's database API over this engine's connection (probabilistic matching)."""
+        raise PortraitsError(f"probabilistic matching does not run on the {self.name} engine")
 
     def empty_like(self, schema: ibis.Schema) -> ir.Table:
         """An empty table with ``schema``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -132,6 +133,11 @@ class DuckDBEngine(Engine):
         if name in self._temporary:
             self.con.drop_table(name, force=True)
             self._temporary.discard(name)
+
+    def splink_api(self) -> Any:
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(self.con.con)
 
     def close(self) -> None:
         self.con.disconnect()

@@ -168,6 +168,13 @@ class SparkEngine(Engine):
         if self._temporary.pop(name, None) is not None:
             self._spark.catalog.dropTempView(name)
 
+    def splink_api(self) -> Any:
+        from splink import SparkAPI
+
+        # Splink's UDFs (Jaro-Winkler and friends) ship as a jar inside the wheel and are
+        # registered in the session; Spark's own levenshtein serves the rest.
+        return SparkAPI(spark_session=self._spark)  # type: ignore[no-untyped-call]
+
     def close(self) -> None:
         if self.session is None:
             return
