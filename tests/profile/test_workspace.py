@@ -33,3 +33,17 @@ def test_stored_tables_need_customer_ids_first(retail: Retail) -> None:
     with (Workspace(retail.root, settings=Settings(now=NOW, lang="en")) as ws,
           pytest.raises(PortraitsError, match="'customers' table has no customer_id")):
         ws.profiles.build()
+
+
+def test_build_from_identity_resolution(retail: Retail) -> None:
+    with Workspace(retail.root, settings=Settings(now=NOW, lang="en")) as ws:
+        ws.identity.resolve()
+        customer_ids = ws.identity.customer_ids()
+        count = ws.profiles.build(customer_ids)
+        profiles = ws.profiles.table().to_pandas()
+        known = set(customer_ids.to_pandas().customer_id)
+    assert count == len(profiles) and profiles.customer_id.is_unique
+    assert set(profiles.customer_id) <= known
+    # Identity resolution is not under test here: its people are about the planted ones.
+    assert 0.9 * len(retail.people) <= count <= 1.5 * len(retail.people)
+    assert profiles.completeness.between(0, 100).all()

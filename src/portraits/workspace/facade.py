@@ -251,17 +251,16 @@ def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> Prof
 
 def _with_customer_ids(ws: Workspace, name: str, table: ir.Table,
                        customer_ids: ir.Table | None) -> ir.Table:
-    """IDENTITY SEAM: give a stored person table its ``customer_id`` column.
-
-    Identity resolution plugs in here: ``attach_customer_id(table, entity(name),
-    customer_ids, rules)`` from ``portraits.identity``. Until it is wired, profiles are
-    built from ``inputs`` that already carry ``customer_id``.
+    """IDENTITY SEAM: give a stored person table its ``customer_id`` column from identity
+    resolution's ``customer_ids`` table (``attach_customer_id`` with the workspace's rules).
     """
-    del ws, table
-    how = ("pass the customer_ids table of identity resolution" if customer_ids is None
-           else "identity resolution is not wired into ws.profiles.build yet; pass inputs "
-                "that carry customer_id")
-    raise PortraitsError(f"the stored '{name}' table has no customer_id column; {how}")
+    if customer_ids is None:
+        raise PortraitsError(f"the stored '{name}' table has no customer_id column; pass the "
+                             "customer_ids table of identity resolution")
+    from portraits.identity.attach import attach_customer_id
+    from portraits.model.canonical import entity
+
+    return attach_customer_id(table, entity(name), customer_ids, ws.identity.rules)
 
 
 class IdentityNamespace:
