@@ -153,7 +153,7 @@ class Resolver:
 
     def _last_blocks(self) -> str:
         runs = self.table(RUNS)
-        last = runs.order_by(runs.resolved_at.desc()).limit(1).blocks.to_pyarrow().to_pylist()
+        last = runs.order_by(runs.sequence.desc()).limit(1).blocks.to_pyarrow().to_pylist()
         return str(last[0]) if last else Blocks().digest
 
     def _run(self, report: ResolveReport, fresh: list[tuple[Entity, ir.Table, list[str]]],
@@ -267,7 +267,8 @@ class Resolver:
         report.seconds = time.perf_counter() - started
         if report.status == "ok":
             self._append(RUNS, [{
-                "run_id": report.run_id, "resolved_at": self.now, "blocks": self.blocks.digest,
+                "run_id": report.run_id, "sequence": self.engine.count(self.table(RUNS)) + 1,
+                "resolved_at": self.now, "blocks": self.blocks.digest,
                 "records": report.records, "people": report.people,
                 "new_people": report.new_people, "merges": report.merges,
                 "splits": report.splits}])
@@ -302,7 +303,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
                     "left_customer_id": "string", "right_customer_id": "string",
                     "customer_id": "string", "reason": "string"},
     LOADS: {"load_id": "string", "run_id": "string"},
-    RUNS: {"run_id": "string", "resolved_at": "timestamp", "blocks": "string",
+    RUNS: {"run_id": "string", "sequence": "int64", "resolved_at": "timestamp",
+           "blocks": "string",
            "records": "int64", "people": "int64", "new_people": "int64", "merges": "int64",
            "splits": "int64"},
 }
