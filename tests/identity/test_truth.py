@@ -55,7 +55,7 @@ def test_hard_identifiers_of_each_person_make_exactly_one_customer(retail: Path)
     found: dict[str, set[str]] = {}
     for p in people:
         mine = {(t, p[t]) for t in HARD if p[t] is not None and (t, p[t]) in ids}
-        person_of.update({key: p["person_id"] for key in mine})
+        person_of.update(dict.fromkeys(mine, p["person_id"]))
         found[p["person_id"]] = {ids[key] for key in mine}
     members: dict[str, set[str]] = defaultdict(set)
     for key, customer in ids.items():

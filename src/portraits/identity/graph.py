@@ -234,3 +234,13 @@ def usable_links(links: ir.Table, ignored: ir.Table, blocked_links: ir.Table) ->
                                 f"{side}_value": ignored.id_value})
         links = links.anti_join(off, [f"{side}_type", f"{side}_value"])
     return links.anti_join(blocked_links, list(LINK))
+
+
+def stack(*tables: ir.Table, distinct: bool = False) -> ir.Table:
+    """Tables stacked by column name, typed as the first (all nullable): stored and
+    computed columns may differ in nullability or timestamp precision by engine."""
+    if len(tables) == 1:
+        return tables[0].distinct() if distinct else tables[0]
+    types = {name: dtype.copy(nullable=True) for name, dtype in tables[0].schema().items()}
+    return ibis.union(*[t.select(**{n: t[n].cast(d) for n, d in types.items()})
+                        for t in tables], distinct=distinct)

@@ -75,16 +75,16 @@ class RunGraph:
                                     id_value=blocked_links.left_value)
         cut = ids.semi_join(ends, list(graph.IDENTIFIER)).select("customer_id")
         asked = ibis.memtable({"customer_id": list(recheck)}, schema={"customer_id": "string"})
-        return ibis.union(lost, cut, asked, distinct=True)
+        return graph.stack(lost, cut, asked, distinct=True)
 
     def _lookup(self, raw: ir.Table) -> ir.Table:
         """Where each usable identifier sits in this run's graph: itself, or its customer."""
         ids = self.customer_ids.anti_join(raw, list(graph.IDENTIFIER)).anti_join(
             self.ignored, list(graph.IDENTIFIER))
-        return ibis.union(
+        return graph.stack(
             raw.select(*graph.IDENTIFIER, node_type=raw.id_type, node_value=raw.id_value),
             ids.select(*graph.IDENTIFIER, node_type=ibis.literal(CUSTOMER),
-                       node_value=ids.customer_id), distinct=False)
+                       node_value=ids.customer_id))
 
     def _links(self, usable: ir.Table, added: ir.Table | None, raw: ir.Table) -> ir.Table:
         """This run's links with both ends as nodes; links inside one customer dropped."""
@@ -111,12 +111,11 @@ class RunGraph:
         reached = ibis.union(*[links.filter(links[f"{side}_node_type"] == CUSTOMER).select(
             customer_id=links[f"{side}_node_value"]) for side in ("left", "right")],
             distinct=True).join(first, "customer_id")
-        nodes = ibis.union(
+        nodes = graph.stack(
             raw.select(node_type=raw.id_type, node_value=raw.id_value, first_seen=raw.first_seen,
                        previous=raw.previous),
             reached.select(node_type=ibis.literal(CUSTOMER), node_value=reached.customer_id,
-                           first_seen=reached.first_seen, previous=reached.customer_id),
-            distinct=False)
+                           first_seen=reached.first_seen, previous=reached.customer_id))
         return nodes.mutate(node=ibis.row_number().over(
             order_by=[nodes.first_seen, nodes.node_type, nodes.node_value]))
 

@@ -167,11 +167,11 @@ class Resolver:
                 links.append(found)
         stored = self.table(IDENTITIES)
         before = stored.select(*IDENTITY_COLUMNS[:-1], junk=stored.status == graph.JUNK)
-        identities = keep(graph.merge_identifier_rows(_union(before, *rows)))
+        identities = keep(graph.merge_identifier_rows(graph.stack(before, *rows)))
         old_links = self.table(LINKS)
-        added = keep(graph.first_links(_union(*links)).anti_join(
+        added = keep(graph.first_links(graph.stack(*links)).anti_join(
             old_links, list(graph.LINK))) if links else None
-        all_links = keep(graph.first_links(_union(old_links, added))
+        all_links = keep(graph.first_links(graph.stack(old_links, added))
                          if added is not None else old_links)
         ignored = keep(graph.ignored_identifiers(
             identities, graph.shared_identifiers(all_links, self.rules),
@@ -214,7 +214,7 @@ class Resolver:
                           first_seen_at=old.first_seen_at)
         added = raw.select(id_type=raw.node_type, id_value=raw.node_value,
                            customer_id=customer_text(raw.code), first_seen_at=raw.first_seen)
-        return ibis.union(kept, added, distinct=False)
+        return graph.stack(kept, added)
 
     def _history(self, run_id: str, plan: RunGraph, resolution: components.Resolution,
                  previous: np.ndarray, pairs: np.ndarray, cause: str) -> ir.Table | None:
@@ -247,7 +247,7 @@ class Resolver:
                 reason=ibis.literal(cause or "re-resolved")))
         if not parts:
             return None
-        rows = ibis.union(*parts, distinct=False)
+        rows = graph.stack(*parts)
         rows = rows.mutate(run_id=ibis.literal(run_id), resolved_at=at)
         return rows.select(*SCHEMAS[MERGE_HISTORY])
 
@@ -273,10 +273,6 @@ class Resolver:
                 "new_people": report.new_people, "merges": report.merges,
                 "splits": report.splits}])
         return report
-
-
-def _union(*tables: ir.Table) -> ir.Table:
-    return tables[0] if len(tables) == 1 else ibis.union(*tables, distinct=False)
 
 
 def _code_or_null(code: ir.IntegerValue) -> ir.StringValue:
