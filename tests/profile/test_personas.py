@@ -124,7 +124,15 @@ def test_age_and_gender_match_the_planted_people(retail: Retail) -> None:
 
 def test_completeness_is_measured_per_profile_and_overall(retail: Retail) -> None:
     summary = completeness_summary(ibis.memtable(retail.profiles)).to_pandas()
-    percent = dict(zip(summary["item"], summary["percent"], strict=True))
+    registered = retail.profiles.customer_records.fillna(0) > 0
+    sizes = summary.groupby("population").profiles.first().to_dict()
+    assert sizes == {"customers": registered.sum(), "visitors": (~registered).sum(),
+                     "all": len(retail.profiles)}
+    customers = summary[summary.population == "customers"].set_index("item").percent
+    assert customers["overall"] == pytest.approx(
+        retail.profiles.completeness[registered].mean())
+    everyone = summary[summary.population == "all"]
+    percent = dict(zip(everyone["item"], everyone["percent"], strict=True))
     assert set(percent) == {*COMPLETENESS_FIELDS, "overall", "profiles_at_target"}
     assert percent["overall"] == pytest.approx(retail.profiles.completeness.mean())
     assert percent["profiles_at_target"] == pytest.approx(

@@ -24,9 +24,9 @@ def test_build_stores_profiles_and_interests(retail: Retail) -> None:
             "").to_list()
         assert ws.engine.count(ws.profiles.interests()) == len(retail.interests)
         summary = ws.profiles.completeness().to_pandas()
-        assert summary["item"].iloc[0] == "gender"
-        assert summary.set_index("item").loc["overall", "percent"] == pytest.approx(
-            expected.completeness.mean())
+        assert list(summary[["population", "item"]].iloc[0]) == ["customers", "gender"]
+        everyone = summary[summary.population == "all"].set_index("item")
+        assert everyone.loc["overall", "percent"] == pytest.approx(expected.completeness.mean())
 
 
 def test_stored_tables_need_customer_ids_first(retail: Retail) -> None:
@@ -42,8 +42,13 @@ def test_build_from_identity_resolution(retail: Retail) -> None:
         count = ws.profiles.build(customer_ids)
         profiles = ws.profiles.table().to_pandas()
         known = set(customer_ids.to_pandas().customer_id)
+        summary = ws.profiles.completeness().to_pandas().set_index(["population", "item"])
     assert count == len(profiles) and profiles.customer_id.is_unique
     assert set(profiles.customer_id) <= known
     # Identity resolution is not under test here: its people are about the planted ones.
     assert 0.9 * len(retail.people) <= count <= 1.5 * len(retail.people)
     assert profiles.completeness.between(0, 100).all()
+    # R3.6 on people who registered; visitors (events only) are reported beside them.
+    assert summary.loc[("customers", "overall"), "percent"] >= 85
+    assert summary.loc[("visitors", "overall"), "percent"] < summary.loc[
+        ("customers", "overall"), "percent"]

@@ -7,7 +7,8 @@ are zero by definition (a person with no events has 0 visits) are not among them
 a zero is known but says nothing.
 
 Overall completeness is the mean over profiles; the summary also gives each field's
-share of profiles where it is known, and the share of profiles at or above 85 %.
+share of profiles where it is known, and the share of profiles at or above 85 %, for
+customers (profiles with a customer record), visitors (events only) and all profiles.
 """
 
 from __future__ import annotations
@@ -60,29 +61,47 @@ def completeness(profiles: ir.Table) -> ir.FloatingValue:
     return total.cast("float64") * 100.0 / len(COMPLETENESS_FIELDS)
 
 
+POPULATIONS: Final = ("customers", "visitors", "all")
+
+
 def completeness_summary(profiles: ir.Table) -> ir.Table:
-    """Completeness overall and per field, as rows a report can show.
+    """Completeness overall and per field, for customers, visitors and all profiles.
+
+    *Customers* are profiles with at least one customer record (CRM, store membership):
+    people who registered. *Visitors* are profiles assembled from events alone — devices
+    and cookies that never logged in; little can be known about them, so R3.6's target is
+    read on customers, and visitors are shown beside them rather than mixed in.
 
     Args:
         profiles: The ``profiles`` table.
 
     Returns:
-        Columns ``position`` (for ordering), ``item`` (a field name, ``overall`` or
-        ``profiles_at_target``), ``kind`` (``field`` or ``overall``) and ``percent``:
-        for a field the share of profiles where it is known; ``overall`` the mean
-        completeness; ``profiles_at_target`` the share of profiles with completeness
-        ≥ 85 %.
+        Columns ``population`` (``customers``, ``visitors`` or ``all``), ``profiles`` (how
+        many), ``position`` (for ordering), ``item`` (a field name, ``overall`` or
+        ``profiles_at_target``), ``kind`` (``field`` or ``overall``) and ``percent``: for a
+        field the share of profiles where it is known; ``overall`` the mean completeness;
+        ``profiles_at_target`` the share of profiles with completeness ≥ 85 %. A
+        population with no profiles has no rows.
 
     Example:
         >>> completeness_summary(ws.table("profiles")).to_pandas()  # doctest: +SKIP
     """
+    registered = profiles.customer_records.fill_null(0) > 0
+    groups = {"customers": profiles.filter(registered), "visitors": profiles.filter(~registered),
+              "all": profiles}
+    return ibis.union(*(_summary(table, name) for name, table in groups.items()))
+
+
+def _summary(profiles: ir.Table, population: str) -> ir.Table:
     shares: dict[str, ir.Value] = {
         name: field_known(profiles, name).cast("float64").mean() * 100.0
         for name in COMPLETENESS_FIELDS}
     shares["overall"] = profiles.completeness.mean()
     shares["profiles_at_target"] = (profiles.completeness >= TARGET).cast("float64").mean() * 100
-    wide = profiles.aggregate(**shares)
-    rows = [wide.select(position=ibis.literal(position, "int64"), item=ibis.literal(name),
+    wide = profiles.aggregate(__profiles=profiles.count(), **shares)
+    wide = wide.filter(wide.__profiles > 0)
+    rows = [wide.select(population=ibis.literal(population), profiles=wide.__profiles,
+                        position=ibis.literal(position, "int64"), item=ibis.literal(name),
                         kind=ibis.literal("field" if name in COMPLETENESS_FIELDS else "overall"),
                         percent=wide[name].cast("float64"))
             for position, name in enumerate(shares)]

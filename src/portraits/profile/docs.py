@@ -93,7 +93,12 @@ def _completeness_section() -> list[str]:
         "dimension. Counts are not among them (a zero is known but says nothing). Overall "
         "completeness is the mean over profiles; `ws.profiles.completeness()` also gives each "
         f"field's share of profiles where it is known and the share of profiles at or above "
-        f"{TARGET:g} %.", "",
+        f"{TARGET:g} %, separately for *customers* (profiles with at least one customer "
+        "record: people who registered), *visitors* (profiles assembled from events alone — "
+        "devices and cookies that never logged in) and all profiles. The target is read on "
+        "customers: little can be known about a visitor, and mixing them in would measure "
+        "how much anonymous traffic the site has rather than how complete the portraits "
+        "are.", "",
         "| Field | Known when | 说明 |", "|---|---|---|", *rows, "",
     ]
 

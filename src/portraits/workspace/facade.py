@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import ibis
 import ibis.expr.types as ir
 
 from portraits.engine import Engine, connect
@@ -231,9 +232,12 @@ class ProfilesNamespace:
 
     def completeness(self) -> ir.Table:
         """Completeness overall and per field (R3.6), in the documented order."""
-        from portraits.profile import completeness_summary
+        from portraits.profile.completeness import POPULATIONS, completeness_summary
 
-        return completeness_summary(self.table()).order_by("position")
+        summary = completeness_summary(self.table())
+        order = ibis.cases(*((summary.population == name, i)
+                             for i, name in enumerate(POPULATIONS)))
+        return summary.order_by([order, "position"])
 
 
 def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> ProfileInputs:
