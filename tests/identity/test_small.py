@@ -158,16 +158,19 @@ def test_split_on_an_identifier_then_explain(shop: Path) -> None:
     assert "phone:+8613912340001" in (shop / "identity" / "blocks.yaml").read_text()
 
 
-def test_explain_on_the_command_line_masks_pii(shop: Path) -> None:
+def test_explain_on_the_command_line_masks_pii(shop: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from portraits.cli import main
+
+    monkeypatch.setattr(main.console, "width", 200)
     resolve(shop, ["crm", "events"])
     runner = CliRunner()
-    masked = runner.invoke(app, ["identity", "explain", "member_id:M1", "-p", str(shop)],
-                           env={"COLUMNS": "200"})
+    masked = runner.invoke(app, ["identity", "explain", "member_id:M1", "-p", str(shop)])
     assert masked.exit_code == 0, masked.output
     assert "belongs to customer C00000001" in masked.output
     assert "139****0001" in masked.output and "a***@x.com" in masked.output
     assert "+8613912340001" not in masked.output
     assert "device_id" in masked.output and "seen with 2 member_id values" in masked.output
     shown = runner.invoke(app, ["--lang", "zh-CN", "identity", "explain", "member_id:M1",
-                                "-p", str(shop), "--show-pii"], env={"COLUMNS": "200"})
+                                "-p", str(shop), "--show-pii"])
     assert "属于客户 C00000001" in shown.output and "+8613912340001" in shown.output

@@ -288,17 +288,27 @@ CONSENTS = Entity(
 )
 
 IDENTITIES = Entity(
-    "identities", "Every identifier seen in an accepted record (derived by identity resolution)",
-    "标识符出现记录（身份识别时生成）", key=("entity", "record_key", "id_type", "id_value"),
+    "identities", "Every identifier seen in accepted records, per entity and source, with its "
+    "first record and whether it is used to merge (derived by identity resolution)",
+    "标识符出现记录（身份识别时生成）", key=("entity", "source", "id_type", "id_value"),
     mode="upsert", derived=True,
     fields=(
         _f("id_type", "string", "Kind of identifier", "标识符类型", required=True),
         _f("id_value", "string", "Identifier value, normalised", "标识符值（已标准化）",
            required=True, pii=True),
-        _f("entity", "string", "Entity of the record it was seen in", "所在实体", required=True),
-        _f("record_key", "string", "Key of that record", "记录主键", required=True),
-        _f("source", "string", "Source that loaded the record", "数据源", required=True),
-        _f("seen_at", "timestamp", "Time of the record, if it has one", "出现时间"),
+        _f("entity", "string", "Entity of the records it was seen in", "所在实体", required=True),
+        _f("source", "string", "Source that loaded the records", "数据源", required=True),
+        _f("record_key", "string", "Key of the first record it was seen in", "首次出现的记录主键",
+           required=True),
+        _f("order_key", "string", "Sort key of that record (time, entity, source, key)",
+           "首条记录排序键"),
+        _f("seen_at", "timestamp", "Time of the first record (its load time if it has none)",
+           "首次出现时间"),
+        _f("last_seen_at", "timestamp", "Time of the last record", "最近出现时间"),
+        _f("records", "int64", "Records it was seen in", "出现记录数"),
+        _f("status", "string", "used, junk, shared or blocked", "状态（使用/无效/共用/屏蔽）",
+           enum=("used", "junk", "shared", "blocked")),
+        _f("reason", "string", "Why it is not used to merge", "未用于合并的原因"),
     ),
 )
 
