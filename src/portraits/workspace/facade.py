@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from portraits.identity.resolve import Resolver, ResolveReport
     from portraits.identity.rules import IdentityRules
     from portraits.profile import ProfileInputs, ProfileSpec
+    from portraits.profile.lookup import Portrait, Query
     from portraits.synth import GenerationSummary
 
 
@@ -239,6 +240,98 @@ class ProfilesNamespace:
                              for i, name in enumerate(POPULATIONS)))
         return summary.order_by([order, "position"])
 
+    def get(self, identifier: str, events: int = 20) -> Portrait:
+        """The whole portrait of the customer holding ``identifier``.
+
+        Args:
+            identifier: A customer id (``C00000042``), ``type:value``
+                (``member_id:M10000001``), or a bare value as people type it: a phone
+                (``13812345678``, ``138-1234-5678``, ``+86 138 1234 5678``), an e-mail
+                (any case), a member id, a WeChat openid or unionid.
+            events: How many of the most recent events and orders the timeline holds.
+
+        Returns:
+            Profile fields (None if profiles were not built yet), identifiers, customer
+            records, interests and the timeline; see :class:`~portraits.profile.lookup.Portrait`.
+
+        Raises:
+            LookupMissError: No customer, several customers (listed), or an identifier that
+                joins nobody (junk, shared, blocked).
+
+        Example:
+            >>> ws.profiles.get("138-1234-5678").profile["spend"]   # doctest: +SKIP
+        """
+        from portraits.identity.resolve import CUSTOMER_IDS
+        from portraits.profile import lookup
+
+        ws = self._ws
+        if not ws.engine.has_table(CUSTOMER_IDS):
+            raise PortraitsError("no identities resolved yet; run 'portraits identity resolve'")
+        if events < 0:
+            raise PortraitsError("events must be 0 or more")
+        query = lookup.parse_lookup(identifier, ws.identity.rules, ws.spec.phone_region)
+        customer, matched = _find_customer(ws, query)
+        return _read_portrait(ws, customer, matched, events)
+
+
+def _rows(ws: Workspace, table: ir.Table) -> list[dict[str, Any]]:
+    return list(ws.engine.to_arrow(table).to_pylist())
+
+
+def _find_customer(ws: Workspace, query: Query) -> tuple[str, tuple[str, str] | None]:
+    from portraits.identity.resolve import CUSTOMER_IDS, IDENTITIES, LINKS
+    from portraits.profile import lookup
+
+    ids = ws.table(CUSTOMER_IDS)
+    if query.customer_id is not None:
+        if not _rows(ws, lookup.customer_exists(ids, query.customer_id)):
+            raise lookup.LookupMissError("not_found", query.text,
+                                         ("customer_id", query.customer_id),
+                                         detail="no such customer id")
+        return query.customer_id, None
+
+    def people_of(identifiers: list[tuple[str, str]]) -> list[lookup.Candidate]:
+        if not ws.engine.has_table(LINKS):
+            return []
+        linked = lookup.linked_customers(ws.table(LINKS), ids, identifiers)
+        return [lookup.Candidate(**row) for row in _rows(ws, linked)]
+
+    matched = _rows(ws, lookup.matched_identifiers(ws.table(IDENTITIES), ids, query.candidates))
+    return lookup.choose_customer(query, matched, people_of)
+
+
+def _read_portrait(ws: Workspace, customer: str, matched: tuple[str, str] | None,
+                   events: int) -> Portrait:
+    from portraits.identity.resolve import CUSTOMER_IDS, IDENTITIES, LINKS
+    from portraits.model.canonical import entity
+    from portraits.profile import lookup
+
+    ids, rules = ws.table(CUSTOMER_IDS), ws.identity.rules
+
+    def stored(name: str) -> ir.Table | None:
+        return ws.table(name) if ws.engine.has_table(name) else None
+
+    def mine(name: str) -> ir.Table | None:
+        table = stored(name)
+        return None if table is None else lookup.person_records(table, entity(name), ids,
+                                                                rules, customer)
+
+    profiles, interests, customers = (stored(n) for n in (
+        ProfilesNamespace.TABLE, ProfilesNamespace.INTERESTS, "customers"))
+    timeline = lookup.timeline(mine("events"), mine("orders"), stored("order_items"),
+                               stored("products"), events) if events else None
+    return lookup.portrait(
+        customer, matched,
+        profile=_rows(ws, lookup.profile_row(profiles, customer)) if profiles is not None
+        else [],
+        identities=_rows(ws, lookup.person_identities(ws.table(IDENTITIES), ids,
+                                                      stored(LINKS), customer)),
+        timeline_rows=_rows(ws, timeline) if timeline is not None else [],
+        records=_rows(ws, lookup.customer_records(customers, ids, rules, customer))
+        if customers is not None else [],
+        interests=_rows(ws, lookup.person_interests(interests, customer))
+        if interests is not None else [])
+
 
 def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> ProfileInputs:
     from portraits.profile import ProfileInputs
@@ -288,11 +381,16 @@ class IdentityNamespace:
 
     def _resolver(self, blocks: Blocks | None = None) -> Resolver:
         from portraits.identity.blocks import read_blocks
+        from portraits.identity.matching import Matcher
         from portraits.identity.resolve import Resolver
+        from portraits.identity.review import workspace_decisions
 
         ws = self._ws
         chosen = blocks if blocks is not None else read_blocks(ws.root)
-        return Resolver(ws.engine, self.rules, chosen, ws.settings.current_time())
+        now = ws.settings.current_time()
+        matcher = Matcher(ws.engine, ws.spec.identity.matching, self.rules,
+                          workspace_decisions(ws.root), now)
+        return Resolver(ws.engine, self.rules, chosen, now, matcher)
 
     def resolve(self) -> ResolveReport:
         """Resolve the records loaded since the last run into people.
@@ -335,6 +433,50 @@ class IdentityNamespace:
             cause = f"blocked link {identifier_text(left)} - {identifier_text(right)}"
         write_blocks(self._ws.root, blocks)
         return self._resolver(blocks).resolve(cause=cause)
+
+    def review(self, path: str | Path) -> int:
+        """Export the pairs probabilistic matching is unsure of, for a person to decide.
+
+        Writes a CSV (UTF-8 with BOM, opens in Excel) with both records' values side by
+        side and an empty ``decision`` column; returns how many pairs it holds. The file
+        holds personal data: keep it where the customer data is kept.
+        """
+        from portraits.identity.matching import MATCH_PAIRS, match_records
+        from portraits.identity.review import review_rows, write_review
+
+        engine = self._ws.engine
+        if not engine.has_table(MATCH_PAIRS):
+            raise PortraitsError("no matches yet: run `portraits identity resolve` first")
+        records = engine.to_arrow(match_records(engine.table("customers")))
+        rows = review_rows(engine.to_arrow(engine.table(MATCH_PAIRS)), records)
+        write_review(rows, Path(path))
+        return len(rows)
+
+    def apply_review(self, path: str | Path) -> ResolveReport:
+        """Keep reviewers' decisions (``identity/match_decisions.csv``) and resolve again.
+
+        ``match`` links the pair's records; ``no_match`` blocks a link matching made
+        between them (the people it joined are split, the older keeps the id).
+        """
+        from portraits.identity.blocks import read_blocks, write_blocks
+        from portraits.identity.matching import MATCHING_SOURCE
+        from portraits.identity.review import keep_decisions, read_decisions
+
+        ws = self._ws
+        decisions = read_decisions(Path(path))
+        keep_decisions(decisions, ws.root)
+        refused = {frozenset((r["left_id"], r["right_id"])) for r in decisions.to_pylist()
+                   if r["decision"] == "no_match"}
+        blocks = read_blocks(ws.root)
+        if refused and ws.engine.has_table("identity_links"):
+            links = ws.engine.table("identity_links")
+            made = ws.engine.to_arrow(links.filter(links.source == MATCHING_SOURCE))
+            for link in made.to_pylist():
+                if frozenset(str(link["record_key"]).split(" ~ ")) in refused:
+                    blocks = blocks.with_link((link["left_type"], link["left_value"]),
+                                              (link["right_type"], link["right_value"]))
+        write_blocks(ws.root, blocks)
+        return self._resolver(blocks).resolve(cause="review decisions", rematch=True)
 
     def customer_ids(self) -> ir.Table:
         """Every usable identifier and its customer (``id_type, id_value, customer_id``)."""
