@@ -110,6 +110,47 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "action.nulled": ("value cleared", "清除该值"),
     "action.filled": ("value filled", "填充该值"),
     "action.flagged": ("flagged", "标记"),
+    # Profile lookup (portraits profile show).
+    "lookup_not_found": ("no customer has {identifier}{hint}; look up a phone, e-mail, member "
+                         "id, type:value or a customer id (C00000001)",
+                         "没有客户拥有 {identifier}{hint}；可按手机号、邮箱、会员号、类型:值 "
+                         "或客户编号（C00000001）查询"),
+    "lookup_ambiguous": ("{identifier} matches {count} customers; give type:value "
+                         "(member_id:…) or a customer id to choose one",
+                         "{identifier} 匹配到 {count} 位客户；请用 类型:值（如 member_id:…）"
+                         "或客户编号指定"),
+    "lookup_unusable": ("{identifier} is {status} ({reason}): it identifies nobody, so it "
+                        "finds no customer",
+                        "{identifier} 为{status}标识（{reason}），不用于识别任何客户，"
+                        "因此查不到客户"),
+    "lookup_seen_with": ("; it was seen with {count} customers", "；曾与 {count} 位客户一同出现"),
+    "customer": ("Customer", "客户"),
+    "portrait_head": ("Customer {customer}", "客户 {customer}"),
+    "found_by": ("Found by {identifier}", "匹配标识：{identifier}"),
+    "completeness_line": ("Completeness {percent:.1f}%{missing}",
+                          "画像完整度 {percent:.1f}%{missing}"),
+    "missing": ("missing", "缺失"),
+    "contactable": ("Contactable", "可触达"),
+    "portrait_counts": ("{identifiers} identifiers, {records} customer records",
+                        "{identifiers} 个标识符，{records} 条客户档案"),
+    "records_title": ("Customer records", "客户档案"),
+    "no_profile": ("No profile for this customer yet: build profiles with "
+                   "ws.profiles.build(ws.identity.customer_ids()).",
+                   "该客户尚无画像：请先用 ws.profiles.build(ws.identity.customer_ids()) "
+                   "构建画像。"),
+    "interest_affinities": ("Interest affinities", "兴趣强度"),
+    "timeline_title": ("Most recent events and orders ({count})", "最近的行为与订单（{count} 条）"),
+    "time": ("Time", "时间"),
+    "event": ("event", "行为"),
+    "order": ("order", "订单"),
+    "event_name": ("Event / status", "事件 / 订单状态"),
+    "amount": ("Amount", "金额"),
+    "product": ("Product", "商品"),
+    "category": ("Category", "类目"),
+    "channel": ("Channel", "渠道"),
+    "platform": ("Platform", "平台"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
 }
 
 

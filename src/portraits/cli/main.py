@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from portraits.cli.identity import identity_app
+from portraits.cli.profile import profile_app
 from portraits.errors import PortraitsError
 from portraits.i18n import Lang, text
 from portraits.settings import get_settings
@@ -35,6 +36,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 WorkspaceDir = Annotated[Path, typer.Argument(help="Workspace folder (holds portraits.yaml).")]
 _state: dict[str, Lang] = {"lang": get_settings().lang}
 app.add_typer(identity_app)
+app.add_typer(profile_app)
 
 
 def lang() -> Lang:
