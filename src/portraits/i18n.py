@@ -61,6 +61,14 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "merges": ("Merges", "合并次数"),
     "merged_customers": ("Customers merged", "被合并的客户"),
     "splits": ("Splits", "拆分"),
+    "matched_pairs": ("Records matched by similarity", "相似度匹配的记录对"),
+    "review_pairs": ("Pairs to review", "待人工审核的记录对"),
+    "review_written": ("{pairs:,} pairs to review written to {path}; fill in the decision "
+                       "column (match / no_match) and run `portraits identity review --apply "
+                       "{path}`",
+                       "已将 {pairs:,} 对待审核记录写入 {path}；请在 decision 列填写 "
+                       "match（同一人）或 no_match（不同人），然后运行 "
+                       "`portraits identity review --apply {path}`"),
     "junk": ("junk", "无效值"),
     "shared": ("shared", "共用"),
     "blocked": ("blocked", "已屏蔽"),

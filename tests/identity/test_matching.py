@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -155,3 +156,66 @@ def test_kept_decisions_merge_and_a_new_decision_wins(tmp_path: Path) -> None:
 def test_review_above_may_not_exceed_the_threshold() -> None:
     with pytest.raises(ValidationError, match="review_above"):
         MatchingSpec(threshold=0.8, review_above=0.9)
+
+
+def test_resolution_joins_the_matched_duplicates_and_explains_why(scored: Scored) -> None:
+    with Workspace(scored.root, settings=Settings(now=NOW, lang="en")) as ws:
+        ws.identity.resolve()
+        ids = ws.identity.customer_ids().to_pandas()
+        member = ids[ids.id_type == "member_id"].set_index("id_value").customer_id
+        joined = [a for a, b in map(sorted, scored.planted) if member.get(a) == member.get(b)]
+        assert len(joined) / len(scored.planted) >= 0.95
+        stored = ws.engine.table("match_pairs").to_pandas()
+        assert set(stored.decision) <= {"match", "review", "no_match"}
+        typed = _lone_phone_typo(scored.root)
+        explanation = ws.identity.explain(f"member_id:{typed['duplicate_member_id']}")
+    sources = [step.source for step in explanation.steps]
+    assert "matching" in sources
+
+
+def test_a_reviewer_can_undo_a_match_and_the_people_are_split(scored: Scored,
+                                                              tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    shutil.copytree(scored.root, root)
+    with Workspace(root, settings=Settings(now=NOW, lang="en")) as ws:
+        ws.identity.resolve()
+        exported = ws.identity.review(tmp_path / "review.csv")
+        header = (tmp_path / "review.csv").read_text("utf-8-sig").splitlines()[0]
+        assert header.startswith("left_id,right_id,match_probability")
+        assert exported == len((tmp_path / "review.csv").read_text("utf-8-sig").splitlines()) - 1
+        typed = _lone_phone_typo(root)
+        pairs = ws.engine.table("match_pairs").to_pandas()
+        members = {typed["member_id"], typed["duplicate_member_id"]}
+        pair = next(p for p in pairs.itertuples()
+                    if {p.left_member_id, p.right_member_id} == members)
+        assert pair.decision == "match"
+        decisions = tmp_path / "decisions.csv"
+        decisions.write_text(f"left_id,right_id,decision\n{pair.right_id},{pair.left_id},否\n",
+                             encoding="utf-8")
+        before = _member_customers(ws)
+        assert before[pair.left_member_id] == before[pair.right_member_id]
+        report = ws.identity.apply_review(decisions)
+        after = _member_customers(ws)
+    assert report.splits >= 1
+    assert after[pair.left_member_id] != after[pair.right_member_id]
+    # The older record keeps the customer id the two shared.
+    assert before[pair.left_member_id] in {after[pair.left_member_id],
+                                           after[pair.right_member_id]}
+    kept = (root / "identity" / "match_decisions.csv").read_text("utf-8-sig")
+    assert "no_match" in kept
+
+
+def _member_customers(ws: Workspace) -> dict[str, str]:
+    ids = ws.identity.customer_ids().to_pandas()
+    members = ids[ids.id_type == "member_id"]
+    return dict(zip(members.id_value, members.customer_id, strict=True))
+
+
+def _lone_phone_typo(root: Path) -> dict[str, str]:
+    """A planted duplicate with a mistyped phone, of a person with no store card: it shares
+    no identifier with its original, and only their match joins them."""
+    truth = json.loads((root / "data" / "truth" / "truth.json").read_text("utf-8"))
+    people = pq.read_table(root / "data" / "truth" / "people.parquet").to_pylist()
+    carded = {p["member_id"] for p in people if p["store_member_id"]}
+    return next(d for d in truth["crm_duplicates"]
+                if d["typo"] == "phone" and d["member_id"] not in carded)

@@ -90,6 +90,44 @@ def split(
     run()
 
 
+@identity_app.command()
+def review(
+    path: WorkspaceDir = Path("."),
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Write the pairs to review to this CSV (opens in Excel).")] = None,
+    apply: Annotated[Path | None, typer.Option(
+        "--apply", help="Read reviewers' decisions from this CSV and resolve again.")] = None,
+) -> None:
+    """Review the customer-record pairs that probabilistic matching is unsure of.
+
+    `--export FILE` writes each pair with both records side by side and an empty
+    **decision** column; write `match` or `no_match` (是/否 also work). `--apply FILE`
+    keeps the decisions in the workspace (identity/match_decisions.csv), links the pairs
+    decided `match`, and splits people that a match decided `no_match` had joined.
+    """
+    from portraits.cli import main as cli
+
+    @cli.friendly
+    def run() -> None:
+        from portraits.errors import PortraitsError
+        from portraits.workspace.facade import Workspace
+
+        if (export is None) == (apply is None):
+            raise PortraitsError("give --export FILE or --apply FILE")
+        with Workspace(path) as ws:
+            if export is not None:
+                pairs = ws.identity.review(export)
+                cli.console.print(text("review_written", cli.lang(), pairs=pairs,
+                                       path=str(export)))
+                return
+            assert apply is not None
+            with cli.console.status("resolving identities"):
+                report = ws.identity.apply_review(apply)
+        print_resolve(cli.console, report, cli.lang())
+
+    run()
+
+
 def print_resolve(console: Console, report: Any, lang: Lang) -> None:
     """What the run changed, then one line: records → people."""
     table = Table(title=text("identity_title", lang), title_justify="left")
@@ -98,7 +136,8 @@ def print_resolve(console: Console, report: Any, lang: Lang) -> None:
     values = {**vars(report), **{k: report.ignored.get(k, 0)
                                  for k in ("junk", "shared", "blocked")}}
     for key in ("status", "records", "identifiers", "people", "new_people", "merges",
-                "merged_customers", "splits", "junk", "shared", "blocked", "seconds"):
+                "merged_customers", "splits", "matched_pairs", "review_pairs", "junk",
+                "shared", "blocked", "seconds"):
         value = values[key]
         table.add_row(text(key, lang), text(value, lang) if key == "status" else
                       f"{value:.2f}" if key == "seconds" else f"{value:,}")

@@ -16,12 +16,19 @@ review list (between ``review_above`` and ``threshold``) and the rest.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from portraits.engine.base import Engine
+from portraits.identity import graph
+from portraits.identity.rules import IdentityRules
+from portraits.model.canonical import CUSTOMERS
+from portraits.workspace.spec import MatchingSpec
 
 UNIQUE_ID = "unique_id"
 # Traditional characters clerks type in addresses, and their simplified forms.
@@ -29,32 +36,7 @@ _TRADITIONAL = {"號": "号", "樓": "楼", "區": "区", "門": "门", "單": "
                 "陽": "阳", "棟": "栋", "廣": "广", "華": "华", "國": "国"}
 COMPARED = ("name", "name_sorted", "phone", "email", "birthday", "gender", "city", "address")
 DECISIONS = ("match", "review", "no_match")
-
-
-class MatchingSpec(BaseModel):
-    """The ``identity.matching`` section of ``portraits.yaml``.
-
-    Attributes:
-        enabled: Run probabilistic matching of customer records.
-        threshold: Pairs at or above this match probability become links in the ID graph.
-        review_above: Pairs from here up to ``threshold`` go to the review list.
-        max_pairs: Random pairs sampled to estimate the u probabilities.
-        seed: Seed of that sample, so runs are reproducible.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    threshold: float = Field(0.95, gt=0, lt=1)
-    review_above: float = Field(0.5, gt=0, lt=1)
-    max_pairs: int = Field(1_000_000, gt=0)
-    seed: int = 42
-
-    @model_validator(mode="after")
-    def _review_below_threshold(self) -> MatchingSpec:
-        if self.review_above > self.threshold:
-            raise ValueError("review_above must not be above threshold")
-        return self
+MATCHING_SOURCE = "matching"
 
 
 def match_records(customers: ir.Table) -> ir.Table:
@@ -224,3 +206,115 @@ def decide(pairs: ir.Table, spec: MatchingSpec, reviewed: ir.Table | None = None
         decision=joined.review_decision.fill_null(by_model),
         decided_by=ibis.ifelse(joined.review_decision.isnull(), "model", "reviewer"),
     ).drop("review_decision")
+
+
+def anchors(customers: ir.Table, rules: IdentityRules) -> ir.Table:
+    """Each customer record's anchor in the ID graph: its highest-priority usable identifier.
+
+    A matched pair links the two records' anchors, so the pair joins the people those
+    records already belong to.
+
+    Returns:
+        ``unique_id`` (as :func:`match_records` writes it), ``anchor_type``,
+        ``anchor_value``; records with no usable identifier are left out.
+    """
+    fields = rules.identifier_fields(CUSTOMERS)
+    values = [(rule, graph.normalized(customers[name], rule)) for name, rule in fields]
+    usable = [(rule, v, v.notnull() & ~graph.is_junk(v, rule)) for rule, v in values]
+    if not usable:
+        return customers.select(**{UNIQUE_ID: ibis.null("string"),
+                                   "anchor_type": ibis.null("string"),
+                                   "anchor_value": ibis.null("string")}).limit(0)
+    anchor_type = ibis.cases(*((ok, rule.name) for rule, _, ok in usable),
+                             else_=ibis.null("string"))
+    anchor_value = ibis.cases(*((ok, v) for _, v, ok in usable), else_=ibis.null("string"))
+    rows = customers.select(**{UNIQUE_ID: customers._source.concat("|", customers.source_id)},
+                            anchor_type=anchor_type, anchor_value=anchor_value)
+    return rows.filter(rows.anchor_value.notnull()).distinct(on=UNIQUE_ID, keep="first")
+
+
+def match_links(decided: ir.Table, anchored: ir.Table, rules: IdentityRules,
+                now: datetime) -> ir.Table:
+    """Links of the ID graph from the pairs decided ``match``.
+
+    The link's record is the pair itself (``record_key`` ``left ~ right``, source
+    ``matching``), so ``portraits identity explain`` shows which match joined whom.
+
+    Returns:
+        The columns of :func:`graph.link_rows`.
+    """
+    matched = decided.filter(decided.decision == "match")
+    for side in ("left", "right"):
+        ends = anchored.select(**{f"{side}_id": anchored[UNIQUE_ID],
+                                  f"{side}_t": anchored.anchor_type,
+                                  f"{side}_v": anchored.anchor_value})
+        matched = matched.join(ends, f"{side}_id")
+    priority = {name: rule.priority for name, rule in rules.types.items()}
+
+    def rank(column: ir.StringValue) -> ir.IntegerValue:
+        return ibis.cases(*((column == n, p) for n, p in priority.items()), else_=-1)
+
+    # The higher-priority end on the left; of one type, the smaller value (as link_rows).
+    left_first = ((rank(matched.left_t) > rank(matched.right_t))
+                  | ((matched.left_t == matched.right_t) & (matched.left_v <= matched.right_v)))
+
+    def pick(a: ir.StringValue, b: ir.StringValue) -> ir.StringValue:
+        return ibis.ifelse(left_first, a, b)
+
+    links = matched.filter((matched.left_t != matched.right_t)
+                           | (matched.left_v != matched.right_v)).select(
+        left_type=pick(matched.left_t, matched.right_t),
+        left_value=pick(matched.left_v, matched.right_v),
+        right_type=pick(matched.right_t, matched.left_t),
+        right_value=pick(matched.right_v, matched.left_v),
+        entity=ibis.literal(CUSTOMERS.name), source=ibis.literal(MATCHING_SOURCE),
+        record_key=matched.left_id.concat(" ~ ", matched.right_id),
+        order_key=ibis.literal(f"{int(now.timestamp()):012d}|matching|").concat(
+            matched.left_id, " ~ ", matched.right_id),
+        seen_at=ibis.literal(now, "timestamp"))
+    return graph.first_links(links)
+
+
+MATCH_PAIRS = "match_pairs"
+MIN_RECORDS = 20  # fewer records than this cannot train the model: matching is skipped
+
+
+class Matcher:
+    """Runs probabilistic matching within an identity run: the effectful edge.
+
+    Scores every candidate pair of customer records, applies the reviewers' decisions,
+    stores the pairs (``match_pairs``: each with its probability, weight and decision) and
+    returns the links of the pairs decided ``match``.
+
+    Args:
+        engine: The workspace's engine.
+        spec: ``identity.matching`` of ``portraits.yaml``.
+        rules: The identity rules (anchors and link orientation).
+        decisions: Reviewers' decisions (``left_id, right_id, decision``), or None.
+        now: The run's time.
+    """
+
+    def __init__(self, engine: Engine, spec: MatchingSpec, rules: IdentityRules,
+                 decisions: pa.Table | None, now: datetime) -> None:
+        self.engine, self.spec, self.rules = engine, spec, rules
+        self.decisions, self.now = decisions, now
+        self.counts = (0, 0)  # pairs decided match, pairs left to review (last call)
+
+    def __call__(self, keep: Callable[[ir.Table], ir.Table]) -> ir.Table | None:
+        """The match links (materialised by ``keep``), or None if matching is off or
+        there are too few customer records to train on."""
+        engine = self.engine
+        if not self.spec.enabled or not engine.has_table(CUSTOMERS.name):
+            return None
+        customers = engine.table(CUSTOMERS.name)
+        records = engine.to_arrow(match_records(customers))
+        if records.num_rows < MIN_RECORDS:
+            return None
+        pairs = keep(engine.materialize(score_pairs(records, self.spec, engine.splink_api())))
+        reviewed = keep(engine.materialize(self.decisions)) if self.decisions else None
+        decided = keep(decide(pairs, self.spec, reviewed))
+        engine.write(MATCH_PAIRS, decided)
+        rows = engine.to_arrow(decided.group_by("decision").aggregate(n=decided.count()))
+        tally = {r["decision"]: r["n"] for r in rows.to_pylist()}
+        self.counts = (int(tally.get("match", 0)), int(tally.get("review", 0)))
+        return keep(match_links(decided, anchors(customers, self.rules), self.rules, self.now))

@@ -26,6 +26,7 @@ import pyarrow as pa
 from portraits.engine.base import Engine
 from portraits.identity import components, graph
 from portraits.identity.blocks import Blocks
+from portraits.identity.matching import Matcher
 from portraits.identity.plan import (
     CUSTOMER,
     CUSTOMER_ID_SCHEMA,
@@ -59,6 +60,9 @@ class ResolveReport:
         merges: Links that joined two clusters in this run.
         merged_customers: Existing customers that joined an older one.
         splits: Parts of customers that were separated and got a new id.
+        matched_pairs: Customer-record pairs probabilistic matching linked (decided
+            ``match`` by the model or a reviewer).
+        review_pairs: Pairs left for a person to review.
         seconds: Wall time.
     """
 
@@ -72,6 +76,8 @@ class ResolveReport:
     merges: int = 0
     merged_customers: int = 0
     splits: int = 0
+    matched_pairs: int = 0
+    review_pairs: int = 0
     seconds: float = 0.0
 
 
@@ -86,8 +92,9 @@ class Resolver:
     """
 
     def __init__(self, engine: Engine, rules: IdentityRules, blocks: Blocks,
-                 now: datetime) -> None:
+                 now: datetime, matcher: Matcher | None = None) -> None:
         self.engine, self.rules, self.blocks, self.now = engine, rules, blocks, now
+        self.matcher = matcher
 
     def table(self, name: str) -> ir.Table:
         """A stored identity table, or an empty one of its schema before the first run."""
@@ -96,12 +103,15 @@ class Resolver:
         schema = ibis.schema(SCHEMAS[name]).to_pyarrow()
         return ibis.memtable(pa.Table.from_pylist([], schema=schema))
 
-    def resolve(self, cause: str = "", recheck: tuple[str, ...] = ()) -> ResolveReport:
+    def resolve(self, cause: str = "", recheck: tuple[str, ...] = (),
+                rematch: bool = False) -> ResolveReport:
         """Resolve what is new since the last run.
 
         Args:
             cause: Why customers are split, for the history (``split`` passes the block).
             recheck: Customer ids to resolve again from their identifiers.
+            rematch: Run probabilistic matching even if no customer record is new (after
+                reviewers' decisions changed).
 
         Returns:
             The run's :class:`ResolveReport`.
@@ -111,7 +121,8 @@ class Resolver:
         done = self.table(LOADS).load_id.to_pyarrow().to_pylist()
         fresh = self._new_records({str(d) for d in done})
         loads = sorted({load for _, _, ids in fresh for load in ids})
-        if not loads and self.blocks.digest == self._last_blocks() and not recheck:
+        if (not loads and self.blocks.digest == self._last_blocks() and not recheck
+                and not rematch):
             report.status = "unchanged"
             return self._totals(report, started)
         temporary: list[ir.Table] = []
@@ -122,7 +133,7 @@ class Resolver:
             return kept
 
         try:
-            self._run(report, fresh, cause, recheck, keep)
+            self._run(report, fresh, cause, recheck, keep, rematch)
         finally:
             for table in temporary:
                 self.engine.drop_temporary(table)
@@ -157,7 +168,7 @@ class Resolver:
         return str(last[0]) if last else Blocks().digest
 
     def _run(self, report: ResolveReport, fresh: list[tuple[Entity, ir.Table, list[str]]],
-             cause: str, recheck: tuple[str, ...], keep: Keep) -> None:
+             cause: str, recheck: tuple[str, ...], keep: Keep, rematch: bool = False) -> None:
         rows, links = [], []
         for ent, table, _ in fresh:
             combos = keep(graph.record_combinations(table, ent, self.rules))
@@ -165,6 +176,12 @@ class Resolver:
             rows.append(graph.identifier_rows(combos, ent, self.rules))
             if (found := graph.link_rows(combos, ent, self.rules)) is not None:
                 links.append(found)
+        # New customer records may match older ones that share no identifier with them.
+        customers_changed = rematch or any(ent.name == "customers" for ent, _, _ in fresh)
+        if customers_changed and self.matcher is not None and (
+                matched := self.matcher(keep)) is not None:
+            links.append(matched)
+            report.matched_pairs, report.review_pairs = self.matcher.counts
         stored = self.table(IDENTITIES)
         before = stored.select(*IDENTITY_COLUMNS[:-1], junk=stored.status == graph.JUNK)
         identities = keep(graph.merge_identifier_rows(graph.stack(before, *rows)))

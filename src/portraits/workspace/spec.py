@@ -186,6 +186,31 @@ class IdentityTypeSpec(Spec):
         return self
 
 
+class MatchingSpec(Spec):
+    """Probabilistic matching of customer records (``identity.matching``).
+
+    Attributes:
+        enabled: Match customer records that share no identifier (Splink).
+        threshold: Pairs at or above this match probability link their records in the ID
+            graph.
+        review_above: Pairs from here up to ``threshold`` go to the review list.
+        max_pairs: Random pairs sampled to estimate how often values agree by chance.
+        seed: Seed of that sample, so runs are reproducible.
+    """
+
+    enabled: bool = True
+    threshold: float = Field(0.95, gt=0, lt=1)
+    review_above: float = Field(0.5, gt=0, lt=1)
+    max_pairs: int = Field(1_000_000, gt=0)
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _review_below_threshold(self) -> MatchingSpec:
+        if self.review_above > self.threshold:
+            raise ValueError("review_above must not be above threshold")
+        return self
+
+
 class IdentitySpec(Spec):
     """Identity resolution rules (``identity:``); every setting has a default.
 
@@ -194,10 +219,12 @@ class IdentitySpec(Spec):
             new one (give it a priority).
         fields: Which type a canonical field carries, as ``entity.field: type``; overrides
             the model (``customers.source_id: crm_id``).
+        matching: Probabilistic matching of customer records.
     """
 
     types: dict[str, IdentityTypeSpec] = Field(default_factory=dict)
     fields: dict[str, str] = Field(default_factory=dict)
+    matching: MatchingSpec = MatchingSpec()
 
 
 class WorkspaceSpec(Spec):
