@@ -193,7 +193,8 @@ def parse_lookup(text: str, rules: IdentityRules, region: str = "CN") -> Query:
         types, value = list(rules.types.values()), raw
     candidates = tuple(dict.fromkeys(c for rule in types
                                      if (c := _candidate(value, rule, region, len(types) > 1))))
-    phone_given = any(rule.name == "phone" for rule in types) and _looks_like_phone(value)
+    phone_given = (types[0].name == "phone" if len(types) == 1
+                   else _looks_like_phone(value))
     hint = (f"not a valid phone number for region {region}"
             if phone_given and not any(t == "phone" for t, _ in candidates) else None)
     return Query(text, candidates=candidates, hint=hint)
@@ -322,7 +323,6 @@ def miss_message(miss: LookupMissError) -> str:
         seen = f"; seen with {len(miss.people)} customers: {ids}" if miss.people else ""
         return (f"{what} is {miss.reason}{why}: it is not used to identify anyone, "
                 f"so it finds no customer{seen}")
-    what = what if miss.identifier is not None else f"'{what}'"
     hint = f" ({miss.detail})" if miss.detail else ""
     return (f"no customer has {what}{hint}; look up a phone, e-mail, member id, type:value "
             "or a customer id (C00000001); data loaded since the last 'portraits identity "
