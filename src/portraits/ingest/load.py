@@ -127,14 +127,21 @@ class Loader:
                              self._phones(raw, source, ent), str(self.root) + "/")
         self.progress(f"mapping and cleaning {source.name}")
         cleaning = clean(map_source(raw, source, ent, ctx), source, ent, self.now)
-        # The mapped rows are not materialised on DuckDB: they are as large as the input (9 GB
-        # of memory for 20M events). The passes below read only the columns they need, and
-        # the accepted rows are computed once, straight into the lake's scratch folder.
-        marked = self.engine.reusable(cleaning.marked)
+        # Parquet sources: the mapped rows are not materialised on DuckDB, they are as large
+        # as the input (9 GB of memory for 20M events); the passes below read only the
+        # columns they need, and the accepted rows are computed once, straight into the
+        # lake's scratch folder. Text sources are in memory already, and their parsing
+        # (dates by regular expression) is what costs: it is done once, here.
+        in_memory = source_format(source, files[0]) != "parquet"
+        marked = (self.engine.materialize(cleaning.marked) if in_memory
+                  else self.engine.reusable(cleaning.marked))
         try:
             self._finish(source, ent, cleaning, marked, problems, report)
         finally:
-            self.engine.release(marked)
+            if in_memory:
+                self.engine.drop_temporary(marked)
+            else:
+                self.engine.release(marked)
 
     def _finish(self, source: SourceSpec, ent: Entity, cleaning: Cleaning, marked: ir.Table,
                 problems: list[RowProblem], report: LoadReport) -> None:
