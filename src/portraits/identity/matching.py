@@ -85,7 +85,8 @@ def splink_settings(spec: MatchingSpec) -> Any:
     given-name typo is one character of three); Jaro-Winkler ≥ 0.88 (Latin typos).
     Phones: exact; one digit changed or two swapped. Birthdays: exact; one digit apart.
     Addresses (normalised): exact; Jaro-Winkler ≥ 0.9 and ≥ 0.75. E-mail, gender, city:
-    exact. Candidate pairs share a birthday, a phone, a name or an e-mail.
+    exact. Candidate pairs share a birthday and gender, a phone, a name and city, or an
+    e-mail (a name alone would pair every 王伟 in the country).
     """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -125,7 +126,8 @@ def splink_settings(spec: MatchingSpec) -> Any:
         comparisons=[name, phone, birthday, address, cl.ExactMatch("email"),
                      cl.ExactMatch("gender"), cl.ExactMatch("city")],
         blocking_rules_to_generate_predictions=[
-            block_on("birthday"), block_on("phone"), block_on("name"), block_on("email"),
+            block_on("birthday", "gender"), block_on("phone"), block_on("name", "city"),
+            block_on("email"),
         ],
         additional_columns_to_retain=["source_id", "member_id"],
         retain_matching_columns=True,
@@ -138,8 +140,8 @@ def score_pairs(records: pa.Table, spec: MatchingSpec, db_api: Any) -> pa.Table:
 
     Training needs no labels: u probabilities from random pairs, the share of matching
     pairs from pairs that share a phone or an e-mail, m probabilities by expectation
-    maximisation on two blockings (birthday, then phone), each estimating what the other
-    holds fixed.
+    maximisation on two blockings (birthday and gender, then phone), each estimating what
+    the other holds fixed.
 
     Returns:
         One row per pair: ``left_id``, ``right_id`` (record keys), ``left_source_id``,
@@ -156,7 +158,7 @@ def score_pairs(records: pa.Table, spec: MatchingSpec, db_api: Any) -> pa.Table:
     training.estimate_probability_two_random_records_match(
         [block_on("phone"), block_on("email")], recall=0.7)
     training.estimate_u_using_random_sampling(max_pairs=spec.max_pairs, seed=spec.seed)
-    training.estimate_parameters_using_expectation_maximisation(block_on("birthday"))
+    training.estimate_parameters_using_expectation_maximisation(block_on("birthday", "gender"))
     training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
     scored = linker.inference.predict(threshold_match_probability=spec.review_above)
     try:
