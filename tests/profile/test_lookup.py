@@ -19,6 +19,7 @@ from portraits.profile.lookup import LookupMissError, parse_lookup
 from portraits.settings import Settings
 from portraits.workspace.facade import Workspace
 from tests.conftest import NOW, WorkspaceFactory
+from tests.engine.test_parity import engine, on, spark_context  # noqa: F401  (fixtures)
 from tests.profile.conftest import Retail
 
 SPEC = """\
@@ -84,13 +85,13 @@ def settings() -> Settings:
     return Settings(now=NOW, lang="en")
 
 
-def make_shop(root: Path) -> Path:
+def make_shop(root: Path, pinned: Settings | None = None) -> Path:
     """The shop in ``root``, loaded and resolved (profiles not built)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "portraits.yaml").write_text(SPEC, encoding="utf-8")
     for name, content in FILES.items():
         (root / name).write_text(content, encoding="utf-8")
-    with Workspace(root, settings=settings()) as ws:
+    with Workspace(root, settings=pinned or settings()) as ws:
         ws.ingest.load()
         ws.identity.resolve()
     return root
@@ -195,6 +196,31 @@ def test_phones_follow_the_workspace_region() -> None:
     assert ("phone", "+12015550123") in parse_lookup("(201) 555-0123", rules, "US").candidates
     assert ("phone", "+12015550123") not in parse_lookup("(201) 555-0123", rules).candidates
     assert ("phone", "+12015550123") in parse_lookup("+1 201 555 0123", rules).candidates
+
+
+def portraits_on(root: Path, pinned: Settings) -> list[tuple[object, ...]]:
+    """Lookups whose answers must not depend on the engine, as plain values."""
+    answers: list[tuple[object, ...]] = []
+    with Workspace(make_shop(root, pinned), settings=pinned) as ws:
+        ws.profiles.build(ws.identity.customer_ids())
+        for text in ("139-1234-0001", "member_id:M2", "WANG.XM@QQ.COM"):
+            p = ws.profiles.get(text, events=4)
+            answers.append((p.customer_id, p.matched, p.identities, p.timeline,
+                            [{k: v for k, v in r.items() if k != "loaded_at"}
+                             for r in p.records], p.completeness, p.missing, p.interests,
+                            {k: v for k, v in (p.profile or {}).items() if k != "as_of"}))
+        for text in ("M2", "device_id:T", "13800000000", "13999999999"):
+            with pytest.raises(LookupMissError) as miss:
+                ws.profiles.get(text)
+            answers.append((miss.value.reason, miss.value.people))
+    return answers
+
+
+@pytest.mark.xdist_group("spark")
+def test_the_same_portraits_on_every_engine(engine: str,  # noqa: F811
+                                            tmp_path: Path) -> None:
+    assert portraits_on(tmp_path / engine, on(engine)) == portraits_on(
+        tmp_path / "reference", on("duckdb"))
 
 
 @pytest.fixture(scope="module")
