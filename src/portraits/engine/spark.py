@@ -173,7 +173,8 @@ class SparkEngine(Engine):
 
         # Splink's UDFs (Jaro-Winkler and friends) ship as a jar inside the wheel and are
         # registered in the session; Spark's own levenshtein serves the rest.
-        return SparkAPI(spark_session=self._spark)  # type: ignore[no-untyped-call]
+        return SparkAPI(spark_session=self._spark,  # type: ignore[no-untyped-call]
+                        break_lineage_method="persist")
 
     def close(self) -> None:
         if self.session is None:
@@ -202,7 +203,7 @@ class SharedContext:
         Settings that only take effect when a context starts (``spark.master``,
         ``spark.driver.memory``) are ignored if the process already runs one.
         """
-        settings = {**DEFAULTS, **spec.config}
+        settings = {**DEFAULTS, **_splink_jars(spec.config), **spec.config}
         if SparkContext._active_spark_context is None:
             builder = SparkSession.builder.master(spec.master)
             for key, value in settings.items():
@@ -232,6 +233,15 @@ class SharedContext:
         if cls.engines == 0 and cls.started_here and context is not None:
             context.stop()
             cls.started_here = False
+
+
+def _splink_jars(config: dict[str, str]) -> dict[str, str]:
+    """``spark.jars`` with Splink's string-similarity functions (Jaro-Winkler and others,
+    used by probabilistic matching), which a context can only load when it starts."""
+    from splink.backends.spark import similarity_jar_location
+
+    jars = [j for j in config.get("spark.jars", "").split(",") if j]
+    return {"spark.jars": ",".join([*jars, similarity_jar_location()])}
 
 
 def _quiet_codegen_fallback(session: SparkSession) -> None:
