@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from portraits.errors import PortraitsError
+from portraits.profile import PROFILE_FIELDS
 from portraits.settings import Settings
 from portraits.workspace.facade import Workspace
 from tests.conftest import NOW
@@ -16,6 +17,10 @@ def test_build_stores_profiles_and_interests(retail: Retail) -> None:
     with Workspace(retail.root, settings=Settings(now=NOW, lang="en")) as ws:
         count = ws.profiles.build(inputs=truth_inputs(ws))
         assert count == len(retail.profiles)
+        schema = ws.profiles.table().schema()
+        # Whole numbers stay whole numbers in the lake (DuckDB sums them as HUGEINT).
+        assert {f.name: str(schema[f.name]).split("(")[0] for f in PROFILE_FIELDS} == {
+            f.name: f.dtype for f in PROFILE_FIELDS}
         stored = ws.profiles.table().to_pandas().set_index("customer_id").sort_index()
         assert {"profiles", "profile_interests"} <= set(ws.tables())
         expected = retail.profiles.set_index("customer_id").sort_index()

@@ -114,7 +114,7 @@ class DuckDBEngine(Engine):
 
     def _copy(self, data: ir.Table, folder: Path) -> None:
         query = self.con.compile(data)
-        self._sql(f"COPY ({query}) TO {_literal(str(folder))} "
+        self._sql(f"COPY ({_as_typed(query, data.schema())}) TO {_literal(str(folder))} "
                   "(FORMAT parquet, PER_THREAD_OUTPUT true, COMPRESSION zstd)")
 
     def read_parquet(self, paths: Sequence[Path]) -> ir.Table:
@@ -141,6 +141,20 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.disconnect()
+
+
+def _as_typed(query: str, schema: ibis.Schema) -> str:
+    """``query`` with its whole-number columns cast to BIGINT, as Ibis types them.
+
+    DuckDB sums integers as HUGEINT (128 bits), which Parquet cannot hold: the file would
+    get DOUBLE, and ``orders`` would read back as 2.0.
+    """
+    integers = [name for name, dtype in schema.items() if dtype.is_int64()]
+    if not integers:
+        return query
+    replaced = ", ".join(f"CAST({_identifier(n)} AS BIGINT) AS {_identifier(n)}"
+                         for n in integers)
+    return f"SELECT * REPLACE ({replaced}) FROM ({query})"
 
 
 def _identifier(name: str) -> str:
