@@ -126,3 +126,22 @@ def test_help() -> None:
     code, out = show("profile", "show", "--help")
     assert code == 0
     assert "--show-pii" in out and "138-1234-5678" in out and "C00000042" in out
+
+
+def test_profile_build_prints_completeness_per_population(tmp_path: Path) -> None:
+    from portraits.cli import main
+
+    root = make_shop(tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(main.console, "width", 200)
+        code, out = show("profile", "build", "-p", str(root))
+        assert code == 0, out
+        assert "profiles built — completeness" in out
+        assert "Customers (" in out and "Overall (mean)" in out
+        code, zh = show("--lang", "zh-CN", "profile", "build", "-p", str(root))
+    assert code == 0, zh
+    assert "份画像 — 完整度" in zh and "注册客户" in zh
+    with Workspace(root, settings=Settings(now=NOW, lang="en")) as ws:
+        summary = ws.profiles.completeness().to_pandas()
+    overall = summary[(summary.population == "all") & (summary.item == "overall")]
+    assert f"{overall.percent.iloc[0]:.1f}%" in out

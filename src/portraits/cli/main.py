@@ -186,9 +186,10 @@ def demo(
     customers: Annotated[int, typer.Option(min=100, help="How many customers.")] = 50_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
-    """Create a fresh workspace, generate ~50k customers, load them, resolve identities and
-    show what was built."""
+    """Create a fresh workspace, generate ~50k customers, load them, resolve identities
+    (ID graph and probabilistic matching), build profiles and show what was built."""
     from portraits.cli.identity import print_resolve
+    from portraits.cli.profile import print_completeness
     from portraits.cli.render import print_reports, records_table
     from portraits.workspace.facade import Workspace
 
@@ -207,6 +208,10 @@ def demo(
         with console.status("resolving identities"):
             resolved = ws.identity.resolve()
         print_resolve(console, resolved, lang)
+        with console.status("building profiles"):
+            count = ws.profiles.build(ws.identity.customer_ids())
+            summary = ws.engine.to_arrow(ws.profiles.completeness()).to_pylist()
+        print_completeness(console, count, summary, lang)
         rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
         console.print(records_table(text("tables_title", lang), rows, ["table", "rows"], lang))
     console.print(text("demo_done", lang, seconds=time.perf_counter() - started, path=path))
