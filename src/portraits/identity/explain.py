@@ -179,15 +179,7 @@ def _pair(row: dict[str, Any], side: str) -> Identifier | None:
 def _ignored(engine: Engine, members: ir.Table) -> list[Ignored]:
     if not engine.has_table(LINKS):
         return []
-    links = engine.table(LINKS)
-    others = []
-    for me, other in (("left", "right"), ("right", "left")):
-        mine = links.semi_join(members.select(**{f"{me}_type": members.id_type,
-                                                 f"{me}_value": members.id_value}),
-                               [f"{me}_type", f"{me}_value"])
-        others.append(mine.select(id_type=mine[f"{other}_type"],
-                                  id_value=mine[f"{other}_value"]))
-    near = ibis.union(*others, distinct=True)
+    near = graph.linked_identifiers(engine.table(LINKS), members)
     identities = engine.table(IDENTITIES)
     off = identities.filter(identities.status != graph.USED).select(
         *graph.IDENTIFIER, "status", "reason").distinct()

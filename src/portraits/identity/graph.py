@@ -227,6 +227,19 @@ def ignored_identifiers(identities: ir.Table, shared: ir.Table,
         status=every.status.argmin(every.rank), reason=every.reason.argmin(every.rank))
 
 
+def linked_identifiers(links: ir.Table, members: ir.Table) -> ir.Table:
+    """Identifiers at the other end of a link from any of ``members`` (``id_type,
+    id_value``): what a person's records showed beside their own identifiers."""
+    others = []
+    for me, other in (("left", "right"), ("right", "left")):
+        mine = links.semi_join(members.select(**{f"{me}_type": members.id_type,
+                                                 f"{me}_value": members.id_value}),
+                               [f"{me}_type", f"{me}_value"])
+        others.append(mine.select(id_type=mine[f"{other}_type"],
+                                  id_value=mine[f"{other}_value"]))
+    return ibis.union(*others, distinct=True)
+
+
 def usable_links(links: ir.Table, ignored: ir.Table, blocked_links: ir.Table) -> ir.Table:
     """Links whose both ends are used to merge and that nobody blocked."""
     for side in ("left", "right"):

@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 
 from portraits.errors import PortraitsError, did_you_mean
 from portraits.identity.attach import attach_customer_id
-from portraits.identity.graph import IDENTIFIER, USED, normalized
+from portraits.identity.graph import IDENTIFIER, USED, linked_identifiers, normalized
 from portraits.identity.rules import TYPE_NAME, IdentityRules, TypeRule
 from portraits.ingest.phones import normalise_phone
 from portraits.model.canonical import CUSTOMERS, Entity
@@ -393,15 +393,9 @@ def person_identities(identities: ir.Table, customer_ids: ir.Table, links: ir.Ta
     members = customer_ids.filter(customer_ids.customer_id == customer_id).select(*IDENTIFIER)
     parts = [_per_identifier(identities.semi_join(members, list(IDENTIFIER)))]
     if links is not None:
-        near = []
-        for me, other in (("left", "right"), ("right", "left")):
-            mine = links.semi_join(members.select(**{f"{me}_type": members.id_type,
-                                                     f"{me}_value": members.id_value}),
-                                   [f"{me}_type", f"{me}_value"])
-            near.append(mine.select(id_type=mine[f"{other}_type"],
-                                    id_value=mine[f"{other}_value"]))
+        near = linked_identifiers(links, members)
         off = identities.filter(identities.status != USED)
-        parts.append(_per_identifier(off.semi_join(ibis.union(*near), list(IDENTIFIER))))
+        parts.append(_per_identifier(off.semi_join(near, list(IDENTIFIER))))
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
 
 
