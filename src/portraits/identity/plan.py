@@ -64,7 +64,7 @@ class RunGraph:
                                  | joined.previous.isin(affected.customer_id))
                    .select(*graph.IDENTIFIER, "first_seen", "previous"))
         self.affected = affected
-        links = self._links(usable, added, raw)
+        links = keep(self._links(usable, added, raw))  # read twice below: computed once
         self.nodes = keep(self._numbered(raw, links))
         self.edges = keep(self._edges(links))
 
