@@ -353,6 +353,13 @@ def input_rows(root: Path) -> int:
                for part in (root / LAKE / table).glob("*.parquet"))
 
 
+def with_memory_limit(spec: str, limit: str) -> str:
+    """The workspace spec with DuckDB's memory limit set."""
+    engine = "  kind: duckdb"
+    assert spec.count(engine) == 1, "the template's engine section moved"
+    return spec.replace(engine, f"{engine}\n  memory_limit: {limit}", 1)
+
+
 def prepare(stage: str, root: Path, template: str) -> None:
     """Before an identity stage: no identity tables yet, and the stage's spec."""
     if not stage.startswith("identity"):
@@ -370,6 +377,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--check", action="store_true",
                         help="only the stages the comparison needs; exit 1 if results differ")
+    parser.add_argument("--memory-limit", metavar="SIZE",
+                        help="DuckDB's memory_limit for every stage, e.g. 12GB (it spills "
+                             "to disk beyond it); DuckDB's default is 80%% of the RAM")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--workspace", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -387,6 +397,9 @@ def main() -> None:
     as_of = reference_time(data)
     root = fresh_workspace(args.customers, data)
     template = (root / "portraits.yaml").read_text(encoding="utf-8")
+    if args.memory_limit:
+        template = with_memory_limit(template, args.memory_limit)
+        (root / "portraits.yaml").write_text(template, encoding="utf-8")
     results = []
     for stage in CHECK_STAGES if args.check else STAGES:
         prepare(stage, root, template)

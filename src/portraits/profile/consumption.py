@@ -177,11 +177,15 @@ def consumption(orders: ir.Table, items: ir.Table | None, products: ir.Table | N
     facts = order_facts(orders, spec, as_of)
     if items is None:
         joined = facts.mutate(favourite_category=ibis.null(str), favourite_brand=ibis.null(str),
+                              brands=ibis.null("int64"),
+                              favourite_brand_share=ibis.null(float),
                               price_index=ibis.null(float))
     else:
         lines = order_lines(orders, items, products, spec, as_of)
         cents = lines.mutate(_cents=(lines.amount * 100).round().cast("int64"))
         picked = favourites(cents, {"favourite_category": "category",
-                                    "favourite_brand": "brand"}, weight="_cents")
+                                    "favourite_brand": "brand"}, weight="_cents",
+                            distinct={"favourite_brand": "brands"},
+                            shares={"favourite_brand": "favourite_brand_share"})
         joined = attach(facts, picked, price_level(lines, spec))
     return joined.mutate(price_sensitivity=_price_sensitivity(joined, spec))

@@ -34,7 +34,8 @@ def _long(rows: ir.Table, columns: Mapping[str, str], weight: str | None) -> ir.
 
 
 def favourites(rows: ir.Table, columns: Mapping[str, str], weight: str | None = None,
-               distinct: Mapping[str, str] | None = None) -> ir.Table:
+               distinct: Mapping[str, str] | None = None,
+               shares: Mapping[str, str] | None = None) -> ir.Table:
     """Per customer, the value of each column with the most rows (or the most ``weight``).
 
     Args:
@@ -44,6 +45,8 @@ def favourites(rows: ir.Table, columns: Mapping[str, str], weight: str | None = 
         weight: An integer column (e.g. cents) to sum per value; rows are counted when
             omitted.
         distinct: Output name → name of a column with the number of distinct values.
+        shares: Output name → name of a column with the favourite's share (0-1) of all
+            the rows (or weight) of that column.
 
     Returns:
         One row per customer with any non-null value: ``customer_id``, one text column per
@@ -62,8 +65,18 @@ def favourites(rows: ir.Table, columns: Mapping[str, str], weight: str | None = 
         mine = counts["_name"] == name
         metrics[name] = key.min(where=mine).substr(_KEY_DIGITS)
         if distinct and name in distinct:
-            metrics[distinct[name]] = mine.sum()
-    return counts.group_by(CUSTOMER_ID).aggregate(**metrics)
+            metrics[distinct[name]] = counts["_value"].count(where=mine)
+        if shares and name in shares:
+            metrics[f"_best_{name}"] = key.min(where=mine)
+            metrics[f"_total_{name}"] = counts["_weight"].sum(where=mine)
+    picked = counts.group_by(CUSTOMER_ID).aggregate(**metrics)
+    if not shares:
+        return picked
+    best = {out: (ibis.literal(_KEY_BASE, "int64")
+                  - picked[f"_best_{name}"].substr(0, _KEY_DIGITS).cast("int64")).cast("float64")
+            / picked[f"_total_{name}"] for name, out in shares.items()}
+    return picked.mutate(**best).drop(*(f"_{part}_{name}" for name in shares
+                                        for part in ("best", "total")))
 
 
 def top_values(rows: ir.Table, column: str, name: str, top: int) -> ir.Table:

@@ -159,6 +159,11 @@ _CONSUMPTION = (
        "最常购买类目", "order lines joined to products; ties go to the first name"),
     _f("favourite_brand", "string", "consumption", "Brand with most spend", "最常购买品牌",
        "order lines joined to products; ties go to the first name"),
+    _f("brands", "int64", "consumption", "Distinct brands bought", "购买品牌数",
+       "distinct brands of counted order lines"),
+    _f("favourite_brand_share", "float64", "consumption",
+       "Share of spend on the favourite brand (0-1)", "最常购买品牌消费占比",
+       "spend on `favourite_brand` / spend on lines with a brand"),
     _f("price_index", "float64", "consumption",
        "Price level: unit price / the category's median unit price, quantity-weighted mean",
        "价格水平指数", "1 = pays the median price of what they buy; medians per category path "

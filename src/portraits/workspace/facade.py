@@ -26,6 +26,7 @@ from portraits.settings import Settings, get_settings
 from portraits.workspace.loader import SPEC_FILE, load_spec
 from portraits.workspace.scaffold import create_workspace
 from portraits.workspace.spec import DuckDBEngineSpec, SparkEngineSpec, WorkspaceSpec
+from portraits.workspace.tagging import TagsNamespace
 
 if TYPE_CHECKING:
     from portraits.identity.blocks import Blocks
@@ -55,6 +56,7 @@ class Workspace:
         self.identity = IdentityNamespace(self)
         self.synth = SynthNamespace(self)
         self.profiles = ProfilesNamespace(self)
+        self.tags = TagsNamespace(self)
 
     @classmethod
     def init(cls, path: str | Path, force: bool = False) -> Workspace:

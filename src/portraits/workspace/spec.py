@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portraits.model.canonical import Action
+from portraits.profile.rfm import RfmSpec
 
 Transform = Literal["trim", "lower", "upper", "phone", "email", "digits"]
 SourceFormat = Literal["csv", "excel", "jsonl", "parquet"]
@@ -238,6 +239,7 @@ class WorkspaceSpec(Spec):
     phone_region: str = Field(default="CN", pattern=r"^[A-Z]{2}$")
     sources: tuple[SourceSpec, ...] = ()
     identity: IdentitySpec = IdentitySpec()
+    rfm: RfmSpec = RfmSpec()
 
     def source(self, name: str) -> SourceSpec:
         """The source called ``name`` (KeyError if unknown)."""
