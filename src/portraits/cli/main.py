@@ -18,6 +18,7 @@ from rich.console import Console
 
 from portraits.cli.identity import identity_app
 from portraits.cli.profile import profile_app
+from portraits.cli.tags import segment_app, tags_app
 from portraits.errors import PortraitsError
 from portraits.i18n import Lang, text
 from portraits.settings import get_settings
@@ -37,6 +38,8 @@ WorkspaceDir = Annotated[Path, typer.Argument(help="Workspace folder (holds port
 _state: dict[str, Lang] = {"lang": get_settings().lang}
 app.add_typer(identity_app)
 app.add_typer(profile_app)
+app.add_typer(tags_app)
+app.add_typer(segment_app)
 
 
 def lang() -> Lang:
@@ -187,7 +190,9 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Create a fresh workspace, generate ~50k customers, load them, resolve identities
-    (ID graph and probabilistic matching), build profiles and show what was built."""
+    (ID graph and probabilistic matching), build profiles, run the standard tag library
+    (RFM segments, value layers, lifecycle stages), count the example segments and show
+    what was built."""
     from portraits.cli.identity import print_resolve
     from portraits.cli.profile import print_completeness
     from portraits.cli.render import print_reports, records_table
@@ -212,9 +217,33 @@ def demo(
             count = ws.profiles.build(ws.identity.customer_ids())
             summary = ws.engine.to_arrow(ws.profiles.completeness()).to_pylist()
         print_completeness(console, count, summary, lang)
+        _demo_tags(ws, lang)
         rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
         console.print(records_table(text("tables_title", lang), rows, ["table", "rows"], lang))
     console.print(text("demo_done", lang, seconds=time.perf_counter() - started, path=path))
+
+
+def _demo_tags(ws: Any, lang: Lang) -> None:
+    """Tags with the RFM table, then the example segments' sizes and one explanation."""
+    from rich.table import Table
+
+    from portraits.cli.tags import print_rfm, print_why
+
+    with console.status("computing tags"):
+        result = ws.tags.run()
+    console.print(text("demo_tags", lang, tags=result.tags, customers=result.customers))
+    print_rfm(console, result, lang)
+    table = Table(title=text("segment_counts_title", lang), title_justify="left")
+    for key in ("segment", "name", "customers"):
+        table.add_column(text(key, lang), justify="right" if key == "customers" else "left")
+    for segment in ws.segments.catalog().values():
+        table.add_row(segment.id, segment.spec.name.get(lang),
+                      f"{ws.segments.count(segment.id):,}")
+    console.print(table)
+    champions = ws.tags.table().filter(lambda t: t.rfm_segment == "champions").limit(1)
+    picked = ws.engine.to_arrow(champions.select("customer_id")).to_pylist()
+    if picked:
+        print_why(console, ws.tags.why(picked[0]["customer_id"], "vip"), lang)
 
 
 def main() -> None:

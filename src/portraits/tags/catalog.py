@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
@@ -40,8 +40,10 @@ from portraits.workspace.loader import line_of
 LIBRARY: Final = "library"
 _KIND_MODELS: Final[dict[str, type[BaseModel]]] = {
     "rule": RuleTag, "bucket": BucketTag, "top": TopTag, "score": ScoreTag}
-_NESTED: Final[dict[str, type[BaseModel]]] = {
-    "ranges": Range, "cases": Case, "terms": Term, "levels": Level, "name": Names}
+_TAG_MODELS: Final[dict[str, type[BaseModel]]] = {
+    **_KIND_MODELS, "ranges": Range, "cases": Case, "terms": Term, "levels": Level,
+    "name": Names}
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def load_tags(fields: Mapping[str, expr.Kind], workspace: Sequence[tuple[str, st
     for group, sources in (("standard", library_files() if standard is None else standard),
                            ("workspace", workspace)):
         for path, text in sources:
-            parsed = _read_file(path, text, problems)
+            parsed = read_yaml_file(path, text, problems, TagFile, "tags", _TAG_MODELS)
             if parsed is None:
                 continue
             tag_file, data = parsed
@@ -172,7 +174,15 @@ def load_tags(fields: Mapping[str, expr.Kind], workspace: Sequence[tuple[str, st
     return TagSet(tuple(ordered), tuple(sorted(off)))
 
 
-def _read_file(path: str, text: str, problems: list[Problem]) -> tuple[TagFile, Any] | None:
+def read_yaml_file(path: str, text: str, problems: list[Problem], model: type[M],
+                   key: str, models: Mapping[str, type[BaseModel]]) -> tuple[M, Any] | None:
+    """A definition file as ``model`` (a list under ``key``; a file may also hold one item,
+    recognised by its ``id``) with its YAML tree for line numbers, or None after adding
+    every problem found to ``problems``.
+
+    Args:
+        models: Setting name (or ``kind`` value) → the model below it, for did-you-mean.
+    """
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
@@ -182,24 +192,22 @@ def _read_file(path: str, text: str, problems: list[Problem]) -> tuple[TagFile, 
         return None
     if data is None:
         return None
-    if isinstance(data, dict) and "id" in data:  # a file holding one tag
-        data = {"tags": [data]}
-        single = True
-    else:
-        single = False
+    single = isinstance(data, dict) and "id" in data
+    if single:
+        data = {key: [data]}
     if not isinstance(data, dict):
-        problems.append(Problem("a tag file is a mapping: 'tags:' (a list of tags) and "
-                                "'disable:'", path, 1))
+        problems.append(Problem(f"a definition file is a mapping with '{key}:' (a list)",
+                                path, 1))
         return None
     try:
-        return TagFile.model_validate(_plain(data)), data
+        return model.model_validate(_plain(data)), data
     except ValidationError as exc:
         for err in exc.errors():
             loc = [p for p in err["loc"] if p not in _KIND_MODELS]
             shown = loc[2:] if single else loc
             problems.append(Problem(_message(err), path, line_of(
-                data["tags"][0] if single else data, shown if single else loc),
-                ".".join(str(p) for p in shown), _hint(err)))
+                data[key][0] if single else data, shown if single else loc),
+                ".".join(str(p) for p in shown), _hint(err, models)))
         return None
 
 
@@ -223,15 +231,18 @@ def _message(err: Any) -> str:
     return str(err["msg"]).removeprefix("Value error, ")
 
 
-def _hint(err: Any) -> str | None:
+def _hint(err: Any, models: Mapping[str, type[BaseModel]]) -> str | None:
     """For a misspelt setting, the closest setting of the model it sits in."""
     if err["type"] != "extra_forbidden":
         return None
-    model: type[BaseModel] | None = None
+    model: type[BaseModel] | None = models.get("")
     for part in err["loc"][:-1]:
         if isinstance(part, str):
-            model = _KIND_MODELS.get(part) or _NESTED.get(part) or model
-    return did_you_mean(str(err["loc"][-1]), model.model_fields) if model else None
+            model = models.get(part) or model
+    if model is None:
+        return None
+    names = [info.alias or name for name, info in model.model_fields.items()]
+    return did_you_mean(str(err["loc"][-1]), names)
 
 
 def _parse_conditions(tag: Tag, problems: list[Problem]) -> Tag:

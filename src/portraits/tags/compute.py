@@ -95,19 +95,20 @@ def affinity_table(interests: ir.Table, categories: set[str]) -> ir.Table:
 
 
 def tag_inputs(profiles: ir.Table, rfm: ir.Table | None, parts: Sequence[ir.Table],
-               tagset: TagSet) -> ir.Table:
-    """Profiles with RFM, windowed aggregates and affinities; absent aggregates are 0."""
+               windows: set[expr.Window], affinities: set[str]) -> ir.Table:
+    """Profiles with RFM (or the stored tags), windowed aggregates and affinities; absent
+    aggregates are 0."""
     joined = attach(profiles, *([rfm] if rfm is not None else []), *parts)
     if rfm is None:
         joined = joined.mutate(**{name: ibis.null(_IBIS[kind])
                                   for name, (kind, _, _) in RFM_FIELDS.items()})
     fills = {}
-    for window in tagset.windows():
+    for window in windows:
         column = expr.window_column(window)
         zero = 0.0 if window[0] == "spend" else 0
         fills[column] = (joined[column].fill_null(zero) if column in joined.columns
                          else ibis.literal(zero))
-    for category in tagset.affinities():
+    for category in affinities:
         column = expr.affinity_column(category)
         fills[column] = (joined[column].fill_null(0.0) if column in joined.columns
                          else ibis.literal(0.0))
@@ -221,7 +222,7 @@ def _top_columns(interests: ir.Table | None, tops: list[Tag], table: ir.Table) -
 
 def build_tags(profiles: ir.Table, orders: ir.Table | None, events: ir.Table | None,
                interests: ir.Table | None, tagset: TagSet, rfm: RfmSpec, as_of: datetime,
-               profile: ProfileSpec | None = None) -> ir.Table:
+               profile: ProfileSpec | None = None, keep_inputs: bool = False) -> ir.Table:
     """The ``tags`` table: per profile, the RFM fields and one column per tag.
 
     Args:
@@ -233,14 +234,17 @@ def build_tags(profiles: ir.Table, orders: ir.Table | None, events: ir.Table | N
         rfm: RFM window and scoring.
         as_of: Reference time.
         profile: Order statuses that do not count.
+        keep_inputs: Keep every column tags read (profile fields, aggregates), to explain.
     """
     scores = rfm_scores(orders, rfm, rfm.as_of(as_of), profile) if orders is not None else None
     parts = window_aggregates(events, orders, tagset.windows(), as_of, profile)
     categories = tagset.affinities()
     if categories and interests is not None:
         parts.append(affinity_table(interests, categories))
-    inputs = tag_inputs(profiles, scores, parts, tagset)
+    inputs = tag_inputs(profiles, scores, parts, tagset.windows(), categories)
     tagged = tag_columns(inputs, tagset, as_of, interests)
+    if keep_inputs:
+        return tagged
     return tagged.select(CUSTOMER_ID, *RFM_FIELDS, *(t.id for t in tagset))
 
 

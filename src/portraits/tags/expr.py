@@ -20,6 +20,8 @@ follow three-valued logic, and a condition that ends unknown does not hold.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,11 +144,36 @@ def parse(text: str) -> Node:
     source = " ".join(text.splitlines()).strip()
     if not source:
         raise ExprError("the condition is empty", 1)
+    _refuse_comments(source)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExprError(f"cannot read the condition: {exc.msg}", exc.offset) from None
+        # Python gives offset 0 for an error at the end of the text ('orders >=').
+        raise ExprError(f"cannot read the condition: {exc.msg}",
+                        exc.offset or len(source) + 1) from None
+    encoded = source.encode()
+    for sub in ast.walk(tree):  # ast counts columns in UTF-8 bytes ('母婴' is 6): characters
+        if isinstance(sub, ast.expr):
+            sub.col_offset = len(encoded[:sub.col_offset].decode())
     return _node(tree.body)
+
+
+def _refuse_comments(source: str) -> None:
+    """A condition has no comments: Python would drop everything after ``#`` (the rest of a
+    folded YAML condition too) and read SQL's ``a -- b`` as ``a - (-b)``."""
+    previous: tokenize.TokenInfo | None = None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                raise ExprError("'#' comments are not allowed in a condition",
+                                token.start[1] + 1, "describe the tag in its description")
+            if (token.string == "-" and previous is not None and previous.string == "-"
+                    and previous.end == token.start):
+                raise ExprError("'--' is not allowed in a condition (it starts no comment)",
+                                previous.start[1] + 1, "describe the tag in its description")
+            previous = token
+    except (tokenize.TokenError, SyntaxError):
+        return  # unreadable: ast.parse says where
 
 
 def _node(tree: ast.expr) -> Node:
@@ -385,7 +412,10 @@ def text(node: Node) -> str:
     if isinstance(node, Call):
         return f"{node.name}(" + ", ".join(text(a) for a in node.args) + ")"
     if isinstance(node, Unary):
-        return f"not {_wrapped(node.operand)}" if node.op == "not" else f"-{_wrapped(node.operand)}"
+        operand = _wrapped(node.operand)
+        if node.op == "not":
+            return f"not {operand}"
+        return f"-({operand})" if operand.startswith("-") else f"-{operand}"  # not '--'
     assert isinstance(node, Binary)
     return f"{_wrapped(node.left)} {node.op} {_wrapped(node.right)}"
 

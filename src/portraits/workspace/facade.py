@@ -25,6 +25,7 @@ from portraits.ingest.quality import LoadReport
 from portraits.settings import Settings, get_settings
 from portraits.workspace.loader import SPEC_FILE, load_spec
 from portraits.workspace.scaffold import create_workspace
+from portraits.workspace.segmenting import SegmentsNamespace
 from portraits.workspace.spec import DuckDBEngineSpec, SparkEngineSpec, WorkspaceSpec
 from portraits.workspace.tagging import TagsNamespace
 
@@ -57,6 +58,7 @@ class Workspace:
         self.synth = SynthNamespace(self)
         self.profiles = ProfilesNamespace(self)
         self.tags = TagsNamespace(self)
+        self.segments = SegmentsNamespace(self)
 
     @classmethod
     def init(cls, path: str | Path, force: bool = False) -> Workspace:

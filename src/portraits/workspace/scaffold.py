@@ -17,7 +17,8 @@ def template_text() -> str:
 
 
 def create_workspace(path: Path, force: bool = False) -> Path:
-    """Write ``portraits.yaml``, ``data/``, ``tags/``, ``segments/`` and a .gitignore.
+    """Write ``portraits.yaml``, ``data/``, ``tags/`` and ``segments/`` (with examples) and
+    a .gitignore.
 
     Raises:
         PortraitsError: If ``path`` already holds a workspace and ``force`` is False.
@@ -29,6 +30,11 @@ def create_workspace(path: Path, force: bool = False) -> Path:
     spec.write_text(template_text(), encoding="utf-8")
     for folder in ("data", "tags", "segments", "campaigns", "content"):
         (path / folder).mkdir(exist_ok=True)
+    for folder, name in (("tags", "my_tags.yaml"), ("segments", "examples.yaml")):
+        example = path / folder / name
+        if not example.exists():
+            example.write_text((files("portraits.workspace") / "templates" / folder / name)
+                               .read_text(encoding="utf-8"), encoding="utf-8")
     ignore = path / ".gitignore"
     if not ignore.exists():
         ignore.write_text(GITIGNORE, encoding="utf-8")

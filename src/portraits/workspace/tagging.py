@@ -83,8 +83,9 @@ class TagsNamespace:
         return found
 
     def compute(self, as_of: datetime | None = None, tagset: TagSet | None = None,
-                customer: str | None = None) -> ir.Table:
-        """The tags table as an expression (not stored): RFM fields and a column per tag."""
+                customer: str | None = None, keep_inputs: bool = False) -> ir.Table:
+        """The tags table as an expression (not stored): RFM fields and a column per tag
+        (and with ``keep_inputs`` every field the tags read)."""
         from portraits.profile.spec import ProfileSpec
         from portraits.tags.compute import build_tags
 
@@ -94,7 +95,7 @@ class TagsNamespace:
         assert profiles is not None
         return build_tags(profiles, src["orders"], src["events"], src["profile_interests"],
                           tagset or self.catalog(), ws.spec.rfm,
-                          as_of or ws.settings.current_time(), ProfileSpec())
+                          as_of or ws.settings.current_time(), ProfileSpec(), keep_inputs)
 
     def run(self, as_of: datetime | None = None) -> TagRun:
         """Compute every tag, store ``tags`` and add this run's assignments to ``tag_history``.
@@ -140,7 +141,7 @@ class TagsNamespace:
         tagset = self.catalog()
         chosen = tagset.get(tag)
         as_of = as_of or ws.settings.current_time()
-        tagged = self.compute(as_of, tagset, customer=customer)
+        tagged = self.compute(as_of, tagset, customer=customer, keep_inputs=True)
         joiner, plan = explanation_plan(chosen, tagged, as_of)
         rows = ws.engine.to_arrow(tagged.select(chosen.id, **plan.columns)).to_pylist()
         if not rows:

@@ -1,0 +1,184 @@
+"""``ws.segments``: count, compare and export audiences defined in ``segments/*.yaml``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from portraits.errors import PortraitsError, Problem, SpecError, did_you_mean
+from portraits.model.pii import mask_email, mask_name, mask_phone
+from portraits.profile.schema import CUSTOMER_ID
+
+if TYPE_CHECKING:
+    from portraits.segments.audience import Overlap, Segment
+    from portraits.segments.spec import SegmentSpec
+    from portraits.tags import expr
+    from portraits.workspace.facade import Workspace
+
+HISTORY = "segment_history"
+# Contact columns an export may add, from the person's customer records; all personal.
+CONTACT: Final[dict[str, Callable[[str], str]]] = {
+    "name": mask_name, "phone": mask_phone, "email": mask_email,
+    "wechat_openid": lambda v: v[:4] + "****" if v else v}
+DEFAULT_COLUMNS: Final = ("customer_id", "gender", "age", "city", "city_tier", "orders", "spend",
+                          "days_since_last_order", "rfm_segment", "value_layer",
+                          "lifecycle_stage")
+FORMATS: Final = (".csv", ".xlsx", ".parquet")
+
+
+class SegmentsNamespace:
+    """Audiences over profiles, tags and events (``ws.segments``).
+
+    Example:
+        >>> ws.segments.count("cart_abandoners_today")                     # doctest: +SKIP
+        >>> ws.segments.export("cart_abandoning_vips", "out.xlsx",
+        ...                    columns=["customer_id", "phone"])           # doctest: +SKIP
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def fields(self) -> dict[str, expr.Kind]:
+        """What a segment may read: profile and RFM fields, and every enabled tag."""
+        from portraits.tags.compute import tag_fields
+
+        return {**tag_fields(), **self._ws.tags.catalog().kinds()}
+
+    def catalog(self) -> dict[str, Segment]:
+        """The workspace's segments, checked."""
+        from portraits.segments.audience import load_segments, segment_files
+
+        return load_segments(segment_files(self._ws.root / "segments"), self.fields())
+
+    def get(self, segment: str | SegmentSpec) -> Segment:
+        """A segment by id, or a spec made in code (checked against the fields)."""
+        from portraits.segments.audience import check_segment, pick
+
+        if isinstance(segment, str):
+            return pick(self.catalog(), segment)
+        return check_segment(segment, self.fields())
+
+    def _base(self, chosen: Segment, as_of: datetime) -> ir.Table:
+        from portraits.tags import expr
+        from portraits.tags.compute import tag_inputs, window_aggregates
+        from portraits.workspace.tagging import TAGS
+
+        ws = self._ws
+        if not ws.engine.has_table(TAGS):
+            raise PortraitsError("no tags yet; run 'portraits tags run' first")
+        windows = expr.windows_read(chosen.condition)
+        categories = expr.affinities_read(chosen.condition)
+        parts = []
+        if windows:
+            src = ws.tags._sources()
+            parts = window_aggregates(src["events"], src["orders"], windows, as_of)
+        if categories:
+            from portraits.tags.compute import affinity_table
+
+            parts.append(affinity_table(ws.profiles.interests(), categories))
+        return tag_inputs(ws.profiles.table(), ws.tags.table(), parts, windows, categories)
+
+    def members(self, segment: str | SegmentSpec, as_of: datetime | None = None) -> ir.Table:
+        """The ``customer_id`` of every member."""
+        from portraits.segments.audience import members
+
+        chosen = self.get(segment)
+        as_of = as_of or self._ws.settings.current_time()
+        return members(self._base(chosen, as_of), chosen, as_of)
+
+    def count(self, segment: str | SegmentSpec, record: bool = True) -> int:
+        """Members now; with ``record`` the size is added to ``segment_history``."""
+        from portraits.segments.audience import size_rows
+
+        ws = self._ws
+        now = ws.settings.current_time()
+        chosen = self.get(segment)
+        size = ws.engine.count(self.members(segment, now))
+        if record:
+            rows = ws.engine.materialize(size_rows(chosen.id, size, now))
+            ws.engine.write(HISTORY, rows, mode="append" if ws.engine.has_table(HISTORY)
+                            else "replace")
+        return size
+
+    def sizes(self, segment: str) -> ir.Table:
+        """The recorded sizes of a segment over time (``counted_at``, ``customers``)."""
+        history = self._ws.table(HISTORY)
+        return history.filter(history.segment == segment).order_by("counted_at")
+
+    def overlap(self, left: str | SegmentSpec, right: str | SegmentSpec) -> Overlap:
+        """How two segments overlap: sizes, members of both, Jaccard index."""
+        from portraits.segments.audience import Overlap
+
+        a, b = self.members(left), self.members(right)
+        both = a.join(b, CUSTOMER_ID).select(CUSTOMER_ID)
+        engine = self._ws.engine
+        return Overlap(self.get(left).id, self.get(right).id, engine.count(a), engine.count(b),
+                       engine.count(both))
+
+    def export(self, segment: str | SegmentSpec, path: str | Path,
+               columns: Sequence[str] | None = None, show_pii: bool = False) -> int:
+        """Write the members with chosen columns to CSV, Excel or Parquet (by suffix).
+
+        Args:
+            segment: A segment id or spec.
+            path: ``.csv`` (UTF-8 with BOM, opens in Excel), ``.xlsx`` or ``.parquet``.
+            columns: Profile fields, RFM fields, tags and contact columns (name, phone,
+                email, wechat_openid); :data:`DEFAULT_COLUMNS` when omitted.
+            show_pii: Write contact columns unmasked; masked (138****5678) otherwise.
+
+        Returns:
+            Rows written.
+        """
+        out = Path(path)
+        if out.suffix.lower() not in FORMATS:
+            raise PortraitsError(f"cannot export to '{out.name}': use a file ending in "
+                                 f"{', '.join(FORMATS)}")
+        wanted = list(columns or DEFAULT_COLUMNS)
+        table = self._export_table(segment, wanted)
+        data = self._ws.engine.to_arrow(table.order_by(CUSTOMER_ID))
+        if not show_pii:
+            data = _masked(data)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(data, out)
+        elif out.suffix.lower() == ".csv":
+            data.to_pandas().to_csv(out, index=False, encoding="utf-8-sig")
+        else:
+            data.to_pandas().to_excel(out, index=False, sheet_name="segment")
+        return int(data.num_rows)
+
+    def _export_table(self, segment: str | SegmentSpec, wanted: list[str]) -> ir.Table:
+        known = {*self.fields(), *CONTACT}
+        unknown = [c for c in wanted if c not in known]
+        if unknown:
+            raise SpecError([Problem(f"cannot export unknown column '{c}'", field="columns",
+                                     hint=did_you_mean(c, known)) for c in unknown])
+        ws = self._ws
+        chosen = self.members(segment)
+        base = ws.profiles.table().join(ws.tags.table(), CUSTOMER_ID)
+        rows = chosen.join(base, CUSTOMER_ID)
+        contact = [c for c in wanted if c in CONTACT]
+        if contact:
+            people = ws.identity.attach("customers")
+            picked = people.group_by(CUSTOMER_ID).aggregate(
+                **{c: people[c].max() for c in contact})
+            rows = rows.left_join(picked, CUSTOMER_ID).drop(f"{CUSTOMER_ID}_right")
+        return rows.select(*wanted) if CUSTOMER_ID in wanted else rows.select(
+            CUSTOMER_ID, *wanted)
+
+
+def _masked(data: pa.Table) -> pa.Table:
+    for name, mask in CONTACT.items():
+        if name in data.column_names:
+            values = [None if v is None else mask(str(v)) for v in data[name].to_pylist()]
+            data = data.set_column(data.column_names.index(name), name,
+                                   pa.array(values, pa.string()))
+    return data
+
