@@ -21,9 +21,8 @@ from portraits.errors import Problem, SpecError, did_you_mean
 from portraits.profile.schema import CUSTOMER_ID
 from portraits.segments.spec import Condition, Did, SegmentFile, SegmentSpec
 from portraits.tags import expr
-from portraits.tags.catalog import read_yaml_file
+from portraits.tags.catalog import item_line, read_yaml_file
 from portraits.tags.spec import Names
-from portraits.workspace.loader import line_of
 
 _MODELS: Final[dict[str, type[BaseModel]]] = {
     "": SegmentSpec, "segments": SegmentSpec, "where": Condition, "all": Condition,
@@ -96,7 +95,7 @@ def load_segments(files: Sequence[tuple[str, str]],
             continue
         segment_file, data = parsed
         for i, spec in enumerate(segment_file.segments):
-            line = line_of(data, ["segments", i])
+            line = item_line(data, "segments", i)
             if spec.id in found:
                 problems.append(Problem(f"segment '{spec.id}' is defined twice", path, line,
                                         "id", f"first in {found[spec.id].file}"))

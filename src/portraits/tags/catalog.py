@@ -18,6 +18,7 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 
 from portraits.errors import Problem, SpecError, did_you_mean
@@ -146,7 +147,7 @@ def load_tags(fields: Mapping[str, expr.Kind], workspace: Sequence[tuple[str, st
                 continue
             tag_file, data = parsed
             for i, spec in enumerate(tag_file.tags):
-                line = line_of(data, ["tags", i])
+                line = item_line(data, "tags", i)
                 if origin.get(spec.id) == group:
                     problems.append(Problem(f"tag '{spec.id}' is defined twice", path, line,
                                             f"tags[{i}].id", f"first in {chosen[spec.id].file}"))
@@ -209,6 +210,14 @@ def read_yaml_file(path: str, text: str, problems: list[Problem], model: type[M]
                 data[key][0] if single else data, shown if single else loc),
                 ".".join(str(p) for p in shown), _hint(err, models)))
         return None
+
+
+def item_line(data: Any, key: str, index: int) -> int | None:
+    """The line where item ``index`` of the list ``key`` starts (also in a one-item file)."""
+    if isinstance(data, CommentedMap):
+        return line_of(data, [key, index])
+    item = data[key][index]
+    return item.lc.line + 1 if isinstance(item, CommentedMap) else None
 
 
 def _plain(node: Any) -> Any:

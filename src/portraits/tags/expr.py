@@ -488,7 +488,10 @@ def _compile_call(node: Call, table: ir.Table, as_of: datetime) -> ir.Value:
     if node.name == "days_since":
         return days_between(as_of, args[0])  # type: ignore[arg-type]
     pick = ibis.least if node.name == "min" else ibis.greatest
-    return pick(*args)
+    # DuckDB's and Spark's LEAST/GREATEST skip an empty value (min(null, 5) would be 5, so an
+    # empty score term would count in full): empty in, empty out, as for + - * /.
+    value = pick(*args)
+    return ibis.ifelse(args[0].isnull() | args[1].isnull(), ibis.null(value.type()), value)
 
 
 def _window_of(node: Call) -> Window:
