@@ -9,7 +9,7 @@ import pytest
 
 from portraits.errors import Problem, SpecError
 from portraits.tags.catalog import TagSet, library_files, load_tags
-from portraits.tags.compute import tag_fields
+from portraits.tags.compute import field_values, tag_fields
 from portraits.tags.expr import FUNCTIONS, Kind
 from portraits.tags.spec import RuleTag
 
@@ -274,3 +274,29 @@ def test_problems_of_a_single_tag_file_have_a_line() -> None:
     single = rule("a", "ordrs > 1", indent="").replace("- id", "id").replace("\n  ", "\n")
     problems = problems_of([("tags/a.yaml", single)], standard=[])
     assert [(p.line, p.field) for p in problems] == [(1, "a.when")]
+
+
+def test_text_compared_with_an_enumerated_field_or_a_label_tag_must_be_one_of_its_values(
+) -> None:
+    mistakes = {
+        "marital_status == '已婚'": ("'已婚' is not a value of marital_status",
+                                     "its values: single, married, divorced, widowed"),
+        "value_layer == 'high_valu'": ("'high_valu' is not a value of value_layer",
+                                       "did you mean 'high_value'?"),
+        "city_tier in ['1', 'tier2']": ("'tier2' is not a value of city_tier", None),
+        "'mobil' != main_device_type": ("'mobil' is not a value of main_device_type",
+                                        "did you mean 'mobile'?"),
+    }
+    for condition, (message, hint) in mistakes.items():
+        text = ("tags:\n  - id: mine\n    name: {en: Mine, zh-CN: 我的}\n    category: basic\n"
+                f"    kind: rule\n    when: \"{condition}\"\n")
+        with pytest.raises(SpecError) as caught:
+            load_tags(tag_fields(), [("tags/mine.yaml", text)], values=field_values())
+        (problem,) = caught.value.problems
+        assert message in problem.message and problem.line == 2, condition
+        if hint is not None:
+            assert problem.hint == hint, condition
+    fine = ("tags:\n  - id: mine\n    name: {en: Mine, zh-CN: 我的}\n    category: basic\n"
+            "    kind: rule\n    when: \"marital_status == 'married' and value_layer != 'lost' "
+            "and contains(city, '京')\"\n")
+    assert len(load_tags(tag_fields(), [("tags/mine.yaml", fine)], values=field_values())) > 40

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from portraits.model.canonical import EDUCATION, GENDERS, MARITAL, PLATFORMS
+
 ProfileDType = Literal["string", "int64", "float64", "boolean", "timestamp"]
 Dimension = Literal["id", "basic", "behaviour", "consumption", "interest", "social", "quality"]
 
@@ -196,6 +198,20 @@ _SOCIAL = (
     _f("mean_rating", "float64", "social", "Mean rating given (1-5)", "平均评分",
        "mean of `rating`"),
 )
+
+# The values an enumerated text field can hold, so conditions comparing it with anything
+# else are refused with a hint (``marital_status == '已婚'``: the stored value is married).
+FIELD_VALUES: Final[dict[str, tuple[str, ...]]] = {
+    "gender": GENDERS, "marital_status": MARITAL, "education": EDUCATION,
+    "main_platform": PLATFORMS, "main_device_type": ("mobile", "tablet", "desktop"),
+    "age_band": ("<18", "18-24", "25-29", "30-34", "35-39", "40-49", "50-59", "60+"),
+    "life_stage": ("senior", "young_family", "mature_family", "young_single", "single_adult",
+                   "young_adult", "adult"),
+    "funnel_stage": ("order", "checkout", "add", "view", "none"),
+    "spending_level": ("high", "mid", "mass"),
+    "price_sensitivity": ("high", "medium", "low"),
+    "city_tier": ("1", "new1", "2", "3", "4", "5"),
+}
 
 PROFILE_FIELDS: Final[tuple[ProfileField, ...]] = (
     _f(CUSTOMER_ID, "string", "id", "Customer id from identity resolution", "客户编号",

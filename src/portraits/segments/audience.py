@@ -69,11 +69,13 @@ def segment_files(folder: Path) -> list[tuple[str, str]]:
 
 
 def check_segment(spec: SegmentSpec, fields: Mapping[str, expr.Kind], file: str | None = None,
-                  line: int | None = None) -> Segment:
-    """``spec`` with its condition parsed and checked; :class:`SpecError` if it is wrong."""
+                  line: int | None = None,
+                  values: Mapping[str, Sequence[str]] | None = None) -> Segment:
+    """``spec`` with its condition parsed and checked against the fields (and the values of
+    enumerated fields and label tags); :class:`SpecError` if it is wrong."""
     try:
         node = expr.parse(spec.condition_text())
-        kind = expr.check(node, fields)
+        kind = expr.check(node, fields, values)
     except expr.ExprError as exc:
         column = f" at column {exc.column} of '{spec.condition_text()}'" if exc.column else ""
         raise SpecError([Problem(exc.message + column, file, line, f"{spec.id}.where",
@@ -84,8 +86,8 @@ def check_segment(spec: SegmentSpec, fields: Mapping[str, expr.Kind], file: str 
     return Segment(spec, node, file, line)
 
 
-def load_segments(files: Sequence[tuple[str, str]],
-                  fields: Mapping[str, expr.Kind]) -> dict[str, Segment]:
+def load_segments(files: Sequence[tuple[str, str]], fields: Mapping[str, expr.Kind],
+                  values: Mapping[str, Sequence[str]] | None = None) -> dict[str, Segment]:
     """Every segment of ``files``, checked; every problem of every file at once."""
     problems: list[Problem] = []
     found: dict[str, Segment] = {}
@@ -101,7 +103,7 @@ def load_segments(files: Sequence[tuple[str, str]],
                                         "id", f"first in {found[spec.id].file}"))
                 continue
             try:
-                found[spec.id] = check_segment(spec, fields, path, line)
+                found[spec.id] = check_segment(spec, fields, path, line, values)
             except SpecError as exc:
                 problems += exc.problems
     if problems:

@@ -96,6 +96,11 @@ class TagSet:
         """Tag id → kind of its values."""
         return {t.id: t.kind for t in self.tags}
 
+    def labels(self) -> dict[str, tuple[str, ...]]:
+        """Label tag id → every label it can give (bucket and score tags)."""
+        return {t.id: tag_labels(t.spec) for t in self.tags
+                if isinstance(t.spec, BucketTag | ScoreTag)}
+
     def windows(self) -> set[expr.Window]:
         """Windowed aggregates any tag reads."""
         return set().union(*(expr.windows_read(n) for t in self.tags
@@ -105,6 +110,16 @@ class TagSet:
         """Categories whose affinity any tag reads."""
         return set().union(*(expr.affinities_read(n) for t in self.tags
                              for n in t.conditions.values()))
+
+
+def tag_labels(spec: TagSpec) -> tuple[str, ...]:
+    """The labels a bucket or score tag can give."""
+    if isinstance(spec, BucketTag):
+        return tuple(spec.labels())
+    if isinstance(spec, ScoreTag):
+        return tuple([lv.label for lv in spec.levels]
+                     + ([spec.default] if spec.default is not None else []))
+    return ()
 
 
 def library_files() -> list[tuple[str, str]]:
@@ -124,13 +139,15 @@ def workspace_files(folder: Path) -> list[tuple[str, str]]:
 
 
 def load_tags(fields: Mapping[str, expr.Kind], workspace: Sequence[tuple[str, str]] = (),
-              standard: Sequence[tuple[str, str]] | None = None) -> TagSet:
+              standard: Sequence[tuple[str, str]] | None = None,
+              values: Mapping[str, Sequence[str]] | None = None) -> TagSet:
     """Read, merge and check the tag files.
 
     Args:
         fields: The names conditions may read besides tags, with their kinds.
         workspace: The workspace's tag files as (path, text).
         standard: The standard library files; the packaged library when omitted.
+        values: The values of enumerated fields (see :func:`expr.check`).
 
     Raises:
         SpecError: Every problem of every file at once.
@@ -169,7 +186,7 @@ def load_tags(fields: Mapping[str, expr.Kind], workspace: Sequence[tuple[str, st
                                     tag.file, tag.line, "id"))
     ordered = _in_order(parsed_tags, off, problems)
     if not problems:
-        _check_kinds(ordered, fields, problems)
+        _check_kinds(ordered, fields, problems, values or {})
     if problems:
         raise SpecError(problems)
     return TagSet(tuple(ordered), tuple(sorted(off)))
@@ -289,12 +306,14 @@ def _in_order(tags: dict[str, Tag], off: set[str], problems: list[Problem]) -> l
 
 
 def _check_kinds(tags: list[Tag], fields: Mapping[str, expr.Kind],
-                 problems: list[Problem]) -> None:
+                 problems: list[Problem], values: Mapping[str, Sequence[str]]) -> None:
     known = {**fields, **{t.id: t.kind for t in tags}}
+    values = {**values, **{t.id: tag_labels(t.spec) for t in tags
+                           if isinstance(t.spec, BucketTag | ScoreTag)}}
     for tag in tags:
         for where, node in tag.conditions.items():
             try:
-                kind = expr.check(node, known)
+                kind = expr.check(node, known, values)
             except expr.ExprError as exc:
                 problems.append(_expr_problem(tag, where, exc))
                 continue

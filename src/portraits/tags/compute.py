@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 
 from portraits.profile.consumption import counted, person_orders
 from portraits.profile.rfm import RFM_FIELDS, RfmSpec, rfm_scores
-from portraits.profile.schema import CUSTOMER_ID, PROFILE_FIELDS
+from portraits.profile.schema import CUSTOMER_ID, FIELD_VALUES, PROFILE_FIELDS
 from portraits.profile.spec import ProfileSpec
 from portraits.profile.spine import attach
 from portraits.tags import expr
@@ -35,6 +35,11 @@ def tag_fields() -> dict[str, expr.Kind]:
     fields = {f.name: _KINDS[f.dtype] for f in PROFILE_FIELDS}
     fields.update({name: kind for name, (kind, _, _) in RFM_FIELDS.items()})  # type: ignore[misc]
     return fields
+
+
+def field_values() -> dict[str, tuple[str, ...]]:
+    """Values of the enumerated profile fields (see :data:`FIELD_VALUES`)."""
+    return dict(FIELD_VALUES)
 
 
 def window_aggregates(events: ir.Table | None, orders: ir.Table | None,

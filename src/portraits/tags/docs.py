@@ -10,7 +10,7 @@ import sys
 
 from portraits.profile.rfm import RFM_FIELDS, RfmSpec
 from portraits.tags.catalog import load_tags
-from portraits.tags.compute import tag_fields
+from portraits.tags.compute import field_values, tag_fields
 from portraits.tags.expr import FUNCTIONS
 from portraits.tags.spec import CATEGORIES, BucketTag, RuleTag, ScoreTag, TopTag
 
@@ -130,7 +130,7 @@ def tags_markdown() -> str:
     lines += [f"| `{name}` | {fn.doc} |" for name, fn in FUNCTIONS.items()]
     fields = "\n".join(f"| `{name}` | {en} / {zh} |"
                        for name, (_, en, zh) in RFM_FIELDS.items())
-    tagset = load_tags(tag_fields(), standard=None)
+    tagset = load_tags(tag_fields(), standard=None, values=field_values())
     lines.append(RFM_TEXT.format(window=RfmSpec().window_days, fields=fields,
                                  count=len(tagset)).rstrip("\n"))
     for category, (en, zh) in CATEGORIES.items():

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
@@ -242,13 +242,18 @@ def _describe(tree: ast.AST) -> str:
 # ---------------------------------------------------------------------------- checking
 
 
-def check(node: Node, fields: Mapping[str, Kind]) -> Kind:
+def check(node: Node, fields: Mapping[str, Kind],
+          values: Mapping[str, Sequence[str]] | None = None) -> Kind:
     """The kind of ``node``'s value; :class:`ExprError` on unknown names or wrong kinds.
 
     Args:
         node: A parsed condition.
         fields: Every name a condition may read and the kind of its values.
+        values: For enumerated text fields (and label tags), every value they can hold:
+            comparing them with any other text is an error with a hint.
     """
+    if values:
+        _check_values(node, values)
     if isinstance(node, Constant):
         return _literal_kind(node.value)
     if isinstance(node, Field):
@@ -270,6 +275,25 @@ def check(node: Node, fields: Mapping[str, Kind]) -> Kind:
         return _check_call(node, fields)
     assert isinstance(node, Binary)
     return _check_binary(node, fields)
+
+
+def _check_values(node: Node, values: Mapping[str, Sequence[str]]) -> None:
+    for n in walk(node):
+        if not (isinstance(n, Binary) and n.op in ("==", "!=", "in", "not in")):
+            continue
+        sides = [(n.left, n.right), (n.right, n.left)] if n.op in ("==", "!=") else [
+            (n.left, n.right)]
+        for field, other in sides:
+            if not (isinstance(field, Field) and field.name in values):
+                continue
+            texts = ([other] if isinstance(other, Constant) else
+                     list(other.items) if isinstance(other, ListOf) else [])
+            for literal in texts:
+                if isinstance(literal.value, str) and literal.value not in values[field.name]:
+                    allowed = values[field.name]
+                    raise ExprError(f"'{literal.value}' is not a value of {field.name}",
+                                    literal.column, did_you_mean(literal.value, allowed)
+                                    or "its values: " + ", ".join(allowed))
 
 
 def _check_binary(node: Binary, fields: Mapping[str, Kind]) -> Kind:

@@ -49,11 +49,18 @@ class SegmentsNamespace:
 
         return {**tag_fields(), **self._ws.tags.catalog().kinds()}
 
+    def values(self) -> dict[str, tuple[str, ...]]:
+        """Values of enumerated profile fields and labels of label tags."""
+        from portraits.tags.compute import field_values
+
+        return {**field_values(), **self._ws.tags.catalog().labels()}
+
     def catalog(self) -> dict[str, Segment]:
         """The workspace's segments, checked."""
         from portraits.segments.audience import load_segments, segment_files
 
-        return load_segments(segment_files(self._ws.root / "segments"), self.fields())
+        return load_segments(segment_files(self._ws.root / "segments"), self.fields(),
+                             self.values())
 
     def get(self, segment: str | SegmentSpec) -> Segment:
         """A segment by id, or a spec made in code (checked against the fields)."""
@@ -61,7 +68,7 @@ class SegmentsNamespace:
 
         if isinstance(segment, str):
             return pick(self.catalog(), segment)
-        return check_segment(segment, self.fields())
+        return check_segment(segment, self.fields(), values=self.values())
 
     def _base(self, chosen: Segment, as_of: datetime) -> ir.Table:
         from portraits.tags import expr

@@ -59,9 +59,10 @@ class TagsNamespace:
     def catalog(self) -> TagSet:
         """The checked tag set: standard tags and the workspace's, in dependency order."""
         from portraits.tags.catalog import load_tags, workspace_files
-        from portraits.tags.compute import tag_fields
+        from portraits.tags.compute import field_values, tag_fields
 
-        return load_tags(tag_fields(), workspace_files(self._ws.root / "tags"))
+        return load_tags(tag_fields(), workspace_files(self._ws.root / "tags"),
+                         values=field_values())
 
     def _sources(self, customer: str | None = None) -> dict[str, ir.Table | None]:
         """Profiles, orders and events with customer ids, interests (one customer's only)."""
