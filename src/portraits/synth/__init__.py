@@ -2,9 +2,9 @@
 
 Seeded and streamed: people are made in blocks, each block's files are appended and
 forgotten, so memory stays bounded from a thousand customers to millions. What was
-planted (personas, churners, bought-together pairs, shared devices, CRM duplicates, junk
-identifiers, every bad row) is written to ``truth/`` beside the data, so tests can check
-that the analysis finds it.
+planted (personas, churners, value layers, bought-together pairs, shared devices, CRM
+duplicates, junk identifiers, every bad row) is written to ``truth/`` beside the data, so
+tests can check that the analysis finds it.
 
 Example:
     >>> from portraits.synth import generate

@@ -2,7 +2,10 @@
 
 A visit (session) runs through the E-commerce Spec funnel: opened → searched → product
 viewed → product added → checkout started → order completed, with planted step rates.
-Churners' visits thin out towards their churn date and then stop.
+Only a regular buyer's browsing visits may check out and end in an order; besides them,
+regular buyers come to order about every persona cycle, and one-time buyers on the day
+they register (see ``Persona.regular``). Churners' visits thin out towards their churn
+date and then stop.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from portraits.synth.personas import PERSONAS, PLATFORMS, hour_weights, leaf_wei
 CHECKOUT_RATE: Final = 0.6   # Product Added → Checkout Started
 PAY_RATE: Final = 0.75       # Checkout Started → Order Completed
 SEARCH_RATE: Final = 0.35
+VISIT_RATE: Final = 0.7         # multiplier of the personas' sessions per month …
+REGULAR_BROWSING: Final = 0.25  # … and again for regular buyers, who also come to order
+BROWSE, MAY_ORDER, ORDERS = 0, 1, 2  # a visit does not, may or does end in an order
 HERO_RATE: Final = 0.35      # a product of a pair's leaf is its anchor ("hero" SKU)
 CHANNELS: Final = (("organic", "", ""), ("search", "baidu", "cpc"), ("social", "douyin", "feed"),
                    ("social", "xiaohongshu", "note"), ("social", "weibo", "feed"),
@@ -70,14 +76,17 @@ def persona_array(people: People, attribute: str) -> np.ndarray:
 
 def make_visits(rng: np.random.Generator, people: People, start: date, end: date,
                 shared_tablet: np.ndarray) -> Visits:
-    """Visits of every person between their registration and their churn (or ``end``)."""
+    """Visits of every person between their registration and their churn (or ``end``):
+    browsing visits at the persona's rate (only a regular buyer's may end in an order),
+    plus the visits in which a regular buyer orders again and a one-time buyer orders."""
     window_start = np.datetime64(start, "s")
     active_from = np.maximum(people.registered_at, window_start)
     active_to = np.where(np.isnat(people.churned_at), np.datetime64(end, "s"),
                          people.churned_at.astype("datetime64[s]"))
     span = np.maximum((active_to - active_from).astype(np.int64), 3600)
     months = span / (30 * 86400)
-    rate = persona_array(people, "sessions_per_month") * people.activity * 0.85
+    rate = persona_array(people, "sessions_per_month") * people.activity * VISIT_RATE
+    rate = np.where(people.regular, rate * REGULAR_BROWSING, rate)
     count = rng.poisson(rate * months)
     person = np.repeat(np.arange(people.size), count)
     u = rng.random(len(person))
@@ -87,13 +96,52 @@ def make_visits(rng: np.random.Generator, people: People, start: date, end: date
     day_offset = (u * span[person]).astype(np.int64) // 86400 * 86400
     day = active_from[person].astype("datetime64[D]").astype("datetime64[s]") + day_offset
     day = _weekend_shift(rng, day, persona_array(people, "weekend")[person], active_to[person])
+    buying, buying_day = _buying_days(rng, people, window_start, active_to)
+    person = np.concatenate([person, buying])
+    day = np.concatenate([day, buying_day])
+    buys = np.concatenate([np.where(people.regular[person[:len(u)]], MAY_ORDER, BROWSE),
+                           np.full(len(buying), ORDERS)])
+    order = np.lexsort((day, person))
+    person, day, buys = person[order], day[order], buys[order]
     hours = np.empty(len(person), dtype=np.int64)
     for index, persona in enumerate(PERSONAS):
         mine = people.persona[person] == index
         hours[mine] = rng.choice(24, size=int(mine.sum()), p=hour_weights(persona))
     start_s = day + (hours * 3600 + rng.integers(0, 3600, len(person))).astype("timedelta64[s]")
     start_s = np.minimum(start_s, active_to[person] - np.timedelta64(1, "h"))
-    return _funnel(rng, people, person, start_s, shared_tablet)
+    # An order planned for the day of registration at an hour before it: the next day.
+    early = (buys == ORDERS) & (start_s < people.registered_at[person])
+    start_s = np.where(early, start_s + np.timedelta64(1, "D"), start_s)
+    return _funnel(rng, people, person, start_s, shared_tablet, buys)
+
+
+def _buying_days(rng: np.random.Generator, people: People, window_start: np.datetime64,
+                 active_to: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days on which people come to order, inside the window: a regular buyer on the day
+    they register, again after a quarter to half a cycle, then every cycle (±25%) until
+    they churn; a one-time buyer (not a store member, who buys in the store) on the day
+    they register."""
+    cycle = persona_array(people, "cycle").astype(float)
+    regular = np.flatnonzero(people.regular)
+    first = people.registered_at[regular].astype("datetime64[D]").astype("datetime64[s]")
+    last = active_to[regular]
+    days = (last - first).astype(np.int64) / 86400
+    steps = np.ceil(days / (0.75 * cycle[regular])).astype(np.int64) + 2
+    person = np.repeat(regular, steps)
+    gaps = cycle[person] * rng.uniform(0.75, 1.25, len(person))
+    starts = np.cumsum(steps) - steps
+    gaps[starts + 1] = cycle[person[starts]] * rng.uniform(0.25, 0.5, len(starts))
+    gaps[starts] = 0.0
+    offset = np.cumsum(gaps)
+    offset -= np.repeat(offset[starts], steps)
+    day = np.repeat(first, steps) + (offset * 86400).astype(np.int64).astype("timedelta64[s]")
+    day = day.astype("datetime64[D]").astype("datetime64[s]")
+    keep = (day >= window_start) & (day < np.repeat(last, steps))
+    once = np.flatnonzero(people.buys_once & ~people.store_member
+                          & (people.registered_at >= window_start))
+    return (np.concatenate([person[keep], once]),
+            np.concatenate([day[keep], people.registered_at[once].astype("datetime64[D]")
+                            .astype("datetime64[s]")]))
 
 
 def _weekend_shift(rng: np.random.Generator, day: np.ndarray, weekend: np.ndarray,
@@ -107,15 +155,19 @@ def _weekend_shift(rng: np.random.Generator, day: np.ndarray, weekend: np.ndarra
 
 
 def _funnel(rng: np.random.Generator, people: People, person: np.ndarray, start: np.ndarray,
-            shared_tablet: np.ndarray) -> Visits:
+            shared_tablet: np.ndarray, buys: np.ndarray) -> Visits:
+    """The funnel of each visit; ``buys`` says whether it may end in an order (the step
+    rates above), must (a planned purchase) or does not (a browse-only person's visit:
+    they add products to the cart at the same rate, but never check out)."""
     n = len(person)
     platforms = np.array([p.platforms for p in PERSONAS])[people.persona[person]]
     platform = (rng.random(n)[:, None] > np.cumsum(platforms, axis=1)).sum(axis=1)
     platform = np.minimum(platform, len(PLATFORMS) - 1)
     order_rate = persona_array(people, "order_rate")[person]
-    added = rng.random(n) < np.minimum(order_rate / (CHECKOUT_RATE * PAY_RATE), 1.0)
-    checkout = added & (rng.random(n) < CHECKOUT_RATE)
-    ordered = checkout & (rng.random(n) < PAY_RATE)
+    planned = buys == ORDERS
+    added = (rng.random(n) < np.minimum(order_rate / (CHECKOUT_RATE * PAY_RATE), 1.0)) | planned
+    checkout = (added & (rng.random(n) < CHECKOUT_RATE) & (buys == MAY_ORDER)) | planned
+    ordered = checkout & ((rng.random(n) < PAY_RATE) | planned)
     coupon = ordered & (rng.random(n) < persona_array(people, "coupon_rate")[person])
     slot = (rng.random(n) < 0.2).astype(np.int64)
     on_tablet = shared_tablet[person] & (PLATFORMS.index("app") == platform) & (rng.random(n) < 0.4)

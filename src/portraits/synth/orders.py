@@ -16,6 +16,7 @@ from portraits.synth.personas import PERSONAS, PLATFORMS
 PAYMENTS: Final = ("微信支付", "支付宝", "银行卡", "Apple Pay")
 PAYMENT_WEIGHTS: Final = (0.55, 0.38, 0.05, 0.02)
 REVIEW_RATE: Final = 0.12
+STORE_ORDERS_PER_YEAR: Final = 3
 # Planted pain points: reviews of these leaves are negative more often, about this topic.
 PAIN_POINTS: Final[dict[str, tuple[float, str]]] = {"服饰/女装": (0.5, "size"),
                                                     "服饰/男装": (0.45, "size"),
@@ -80,10 +81,11 @@ def _prefixed(prefix: str, numbers: np.ndarray) -> pa.Array:
 
 
 def make_orders(rng: np.random.Generator, people: People, visits: Visits, online: Baskets,
-                catalogue: Catalogue, first_order_no: int, end: np.datetime64) -> Orders:
+                catalogue: Catalogue, first_order_no: int, start: np.datetime64,
+                end: np.datetime64) -> Orders:
     """Online orders from the visits that ended in one, plus offline store orders."""
     online_visits = np.flatnonzero(visits.ordered)
-    store_person, store_time = _store_orders(rng, people, end)
+    store_person, store_time = _store_orders(rng, people, start, end)
     store_lines = _store_lines(rng, people, store_person, catalogue, len(online_visits))
     # Lines of online orders refer to visits; renumber them to order positions.
     position = np.full(visits.size, -1)
@@ -118,16 +120,21 @@ def _seconds(rng: np.random.Generator, count: int, low: int, high: int) -> np.nd
     return rng.integers(low, high, count).astype("timedelta64[s]")
 
 
-def _store_orders(rng: np.random.Generator, people: People,
+def _store_orders(rng: np.random.Generator, people: People, start: np.datetime64,
                   end: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
-    members = np.flatnonzero(people.store_member)
+    """Store orders inside the window: a regular buyer's, ``STORE_ORDERS_PER_YEAR`` a year
+    while active, and a one-time buyer's on the day the card was opened."""
+    once = people.buys_once & (people.registered_at >= start)
+    members = np.flatnonzero(people.store_member & (people.regular | once))
     last = np.where(np.isnat(people.churned_at[members]), end,
                     people.churned_at[members].astype("datetime64[s]"))
-    first = people.registered_at[members]
+    first = np.maximum(people.registered_at[members], start)
     span = np.maximum((last - first).astype(np.int64), 86400)
-    count = rng.poisson(span / (86400 * 365) * 3)
+    count = np.where(people.regular[members],
+                     rng.poisson(span / (86400 * 365) * STORE_ORDERS_PER_YEAR), 1)
     person = np.repeat(members, count)
     days = (rng.random(len(person)) * np.repeat(span, count)).astype(np.int64) // 86400
+    days = np.where(people.regular[person], days, 0)
     when = (np.repeat(first, count).astype("datetime64[D]").astype("datetime64[s]")
             + (days * 86400 + rng.integers(10 * 3600, 21 * 3600, len(person)))
             .astype("timedelta64[s]"))

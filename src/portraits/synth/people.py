@@ -1,9 +1,11 @@
-"""Synthetic people: demographics, identifiers, persona, churn; one block at a time."""
+"""Synthetic people: demographics, identifiers, persona, how they buy, churn and the value
+layer that follows from them; one block at a time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from statistics import NormalDist
 from typing import Final
 
 import numpy as np
@@ -35,6 +37,15 @@ LEVELS: Final = ("普通会员", "银卡会员", "金卡会员", "钻石会员")
 ROADS: Final = ("人民路", "解放路", "中山路", "建设路", "和平路", "新华路", "长江路", "世纪大道")
 DISTRICTS: Final = ("东城区", "西城区", "高新区", "滨江区", "天河区", "南山区", "武侯区", "江北区")
 DECIMAL_MODULUS: Final = 10**8
+ACTIVITY_SIGMA: Final = 0.45       # spread of the log-normal activity multiplier
+CHURN_SHARE: Final = 0.35          # of regular buyers (who registered early enough)
+LAPSED_SHARE: Final = 0.45         # of churners: those who stopped long ago
+CHURN_DAYS: Final = (150, 240)     # recent churners stop this many days before the end
+LAPSED_DAYS: Final = (300, 480)    # lapsed churners stop this many days before the end
+MIN_LIFE: Final = 60               # days from registration to churn, at least
+NEW_CYCLES: Final = 2              # a regular buyer is new for this many cycles
+ONCE_NEW_DAYS: Final = 45          # a one-time buyer's purchase is recent this many days
+ONCE_WARNING_DAYS: Final = 150     # … and no longer lost until this many days
 
 
 def permuted(counter: np.ndarray, salt: int, modulus: int = DECIMAL_MODULUS) -> np.ndarray:
@@ -61,6 +72,8 @@ class People:
     registered_at: np.ndarray  # datetime64[s]
     churned_at: np.ndarray     # datetime64[D]; NaT when the person did not churn
     activity: np.ndarray       # personal multiplier of the persona's visit rate
+    regular: np.ndarray        # bool: a regular buyer (orders every persona.cycle days)
+    buys_once: np.ndarray      # bool: buys once, on the day they register
     store_member: np.ndarray   # bool: also an offline store member
     openid: list[str]
     unionid: list[str | None]
@@ -77,7 +90,7 @@ class People:
 
 
 def make_people(rng: np.random.Generator, first: int, count: int, start: date,
-                end: date, churn_share: float = 0.18) -> People:
+                end: date, churn_share: float = CHURN_SHARE) -> People:
     """``count`` people numbered from ``first``; the window of activity is start..end."""
     number = np.arange(first, first + count)
     persona = rng.choice(len(PERSONAS), size=count, p=[p.share for p in PERSONAS])
@@ -93,9 +106,15 @@ def make_people(rng: np.random.Generator, first: int, count: int, start: date,
     registered_days = rng.integers(-2 * 365, window - 7, count)
     registered = (np.datetime64(start, "s") + registered_days.astype("timedelta64[D]")
                   + rng.integers(8 * 3600, 23 * 3600, count).astype("timedelta64[s]"))
-    occasional = np.array([p.name == "occasional" for p in PERSONAS])[persona]
-    churner = (rng.random(count) < churn_share) & ~occasional & (registered_days < window - 240)
-    churn_days = rng.integers(60, 150, count)
+    activity = rng.lognormal(0.0, ACTIVITY_SIGMA, count)
+    regular = activity >= _activity_above(np.array([p.regular for p in PERSONAS]))[persona]
+    buys_once = ~regular & (activity >= _activity_above(
+        np.array([p.regular + p.once for p in PERSONAS]))[persona])
+    lapsed = rng.random(count) < LAPSED_SHARE
+    churn_days = np.where(lapsed, rng.integers(*LAPSED_DAYS, count),
+                          rng.integers(*CHURN_DAYS, count))
+    churner = (regular & (rng.random(count) < churn_share)
+               & (window - registered_days - churn_days >= MIN_LIFE))
     churned_at = np.where(churner, np.datetime64(end, "D") - churn_days.astype("timedelta64[D]"),
                           np.datetime64("NaT", "D"))
     loyal = np.array([p.name == "loyalist" for p in PERSONAS])[persona]
@@ -110,7 +129,7 @@ def make_people(rng: np.random.Generator, first: int, count: int, start: date,
         phone=_phones(number), email=_emails(rng, number),
         member_id=[f"M{10_000_001 + int(n)}" for n in number],
         registered_at=registered, churned_at=churned_at,
-        activity=rng.lognormal(0.0, 0.45, count),
+        activity=activity, regular=regular, buys_once=buys_once,
         store_member=rng.random(count) < 0.15,
         openid=[f"oX{int(v):08d}{int(w):08d}abcdEFGH" for v, w in
                 zip(permuted(number, 11), permuted(number, 12), strict=True)],
@@ -123,6 +142,60 @@ def make_people(rng: np.random.Generator, first: int, count: int, start: date,
                                                p=[0.1, 0.25, 0.45, 0.16, 0.04]),
         level=level,
     )
+
+
+def _activity_above(share: np.ndarray) -> np.ndarray:
+    """The activity that a ``share`` of people reach or exceed (log-normal, median 1)."""
+    normal = NormalDist()
+    return np.array([np.inf if s <= 0 else 0.0 if s >= 1
+                     else np.exp(ACTIVITY_SIGMA * normal.inv_cdf(1.0 - s)) for s in share])
+
+
+def value_layers(people: People, start: date, end: date) -> np.ndarray:
+    """The value layer (价值分层) planted for each person: high_value, potential,
+    churn_warning or lost, or None for people with no purchase between ``start`` and
+    ``end``. It follows from the parameters that drive their buying (persona, activity,
+    registration, churn), never from the orders generated:
+
+    - a regular buyer (``Persona.regular``: the most active share of the persona, who
+      orders on the day they register, again within half a cycle, then every cycle
+      ±25 %) who churned: ``churn_warning`` if they stopped recently (``CHURN_DAYS``
+      before the end), ``lost`` if long ago (``LAPSED_DAYS``);
+    - a regular buyer still active: ``potential`` for their first ``NEW_CYCLES`` cycles
+      after registering (a few orders so far), then ``high_value``;
+    - a one-time buyer (``Persona.once``), whose only purchase is on the day they
+      register: ``potential`` if that was less than ``ONCE_NEW_DAYS`` days before the
+      end, ``churn_warning`` if less than ``ONCE_WARNING_DAYS``, else ``lost``; None if
+      they registered before ``start`` (the purchase predates the data);
+    - everyone else only browses: None.
+
+    The day counts are where the standard RFM scores (``portraits.profile.rfm``, the
+    ``value_layer`` tag) put these people: active regular buyers, about half of all
+    buyers, order at least every ~75 days (cycles of 45–60 days ± 25 %), so the recency
+    quintiles fall near 45 days (R 4–5) and 150–170 days (R ≥ 3); recent churners stopped
+    150–240 days ago with most of a year of orders behind them (at risk, can't lose
+    them), lapsed ones 300–480 days ago with few orders in the last year (hibernating,
+    lost); a one-time buyer has one order (F 1), so recency alone decides.
+    """
+    end_day = np.datetime64(end, "D")
+    tenure = (end_day - people.registered_at.astype("datetime64[D]")).astype(np.int64)
+    gone = (end_day - people.churned_at).astype(np.int64)
+    churned = ~np.isnat(people.churned_at)
+    cycle = np.array([p.cycle for p in PERSONAS])[people.persona]
+    once = people.buys_once & (people.registered_at >= np.datetime64(start, "s"))
+    choices = [
+        (people.regular & churned & (gone < LAPSED_DAYS[0]), "churn_warning"),
+        (people.regular & churned, "lost"),
+        (people.regular & (tenure < NEW_CYCLES * cycle), "potential"),
+        (people.regular, "high_value"),
+        (once & (tenure < ONCE_NEW_DAYS), "potential"),
+        (once & (tenure < ONCE_WARNING_DAYS), "churn_warning"),
+        (once, "lost"),
+    ]
+    layers = np.full(people.size, None, dtype=object)
+    for chosen, layer in reversed(choices):
+        layers[chosen] = layer
+    return layers
 
 
 def _names(rng: np.random.Generator, female: np.ndarray) -> list[str]:

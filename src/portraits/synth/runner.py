@@ -41,7 +41,7 @@ from portraits.synth.defects import (
 )
 from portraits.synth.events import Identifiers, event_rows, events_table, identifiers
 from portraits.synth.orders import PAIN_POINTS, make_orders, make_reviews
-from portraits.synth.people import People, make_people
+from portraits.synth.people import People, make_people, value_layers
 from portraits.synth.personas import PERSONAS
 from portraits.synth.writers import CsvSink, ExcelSink, JsonLinesSink, json_objects, write_parquet
 
@@ -154,7 +154,7 @@ class _Run:
         viewed, view_visit = viewed_products(rng, people, visits, self.catalogue)
         baskets = online_baskets(rng, visits, viewed, view_visit, self.catalogue)
         orders = make_orders(rng, people, visits, baskets, self.catalogue, self.order_no,
-                             self.end_s)
+                             np.datetime64(self.start, "s"), self.end_s)
         self.order_no += orders.size
         ids = identifiers(people, tablet)
         rows = event_rows(visits, viewed, view_visit)
@@ -168,9 +168,12 @@ class _Run:
         self.consents.write(records.consents_table(rng, people, self.end_s))
 
     def _shared_tablets(self, rng: np.random.Generator, people: People) -> np.ndarray:
-        """Pairs of people (a couple) who share one family tablet: the tablet number or -1."""
+        """Pairs of people (a couple) who share one family tablet: the tablet number or -1.
+        Couples are chosen among regular buyers, who visit often enough to both use it."""
         pairs = how_many(people.size, SHARED_TABLET_SHARE / 2, 10**6)
-        chosen = rng.choice(people.size, size=2 * pairs, replace=False)
+        pool = np.flatnonzero(people.regular)
+        pool = pool if len(pool) >= 2 * pairs else np.arange(people.size)
+        chosen = rng.choice(pool, size=2 * pairs, replace=False)
         tablet = np.full(people.size, -1)
         tablet[chosen] = people.first + np.repeat(np.arange(pairs), 2)
         for a, b in chosen.reshape(-1, 2):
@@ -309,6 +312,7 @@ class _Run:
             "churned_at": pa.array(people.churned_at.astype("datetime64[s]").astype(
                 "datetime64[us]")).cast(pa.timestamp("us")).cast(pa.date32()),
             "registered_at": pa.array(people.registered_at.astype("datetime64[us]")),
+            "value_layer": pa.array(value_layers(people, self.start, self.end), pa.string()),
             "gender": pa.array(np.where(people.female, "female", "male"), pa.string()),
             "birthday": pa.array(people.birthday, pa.date32()),
             "city": pa.array([CITIES[int(c)].name for c in people.city]),
@@ -379,7 +383,8 @@ class _Run:
             "seed": self.seed, "start": self.start.isoformat(), "end": self.end.isoformat(),
             "files": files,
             "personas": {p.name: {"zh": p.zh, "share": p.share, "signature": list(p.signature),
-                                  "order_rate": p.order_rate, "coupon_rate": p.coupon_rate}
+                                  "order_rate": p.order_rate, "coupon_rate": p.coupon_rate,
+                                  "regular": p.regular, "once": p.once, "cycle": p.cycle}
                          for p in PERSONAS},
             "funnel": {"checkout_rate": CHECKOUT_RATE, "pay_rate": PAY_RATE,
                        "search_rate": SEARCH_RATE},
