@@ -50,6 +50,7 @@ def tagged(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     people = truth_people(root).to_pandas().rename(
         columns={"person_id": "customer_id", "value_layer": "planted_layer"})
     merged: pd.DataFrame = people.merge(tags, on="customer_id", how="left")
+    merged.attrs["root"] = str(root)
     return merged
 
 
@@ -88,3 +89,13 @@ def test_planted_churners_land_in_churn_warning_segments(tagged: pd.DataFrame) -
     recent = scored[scored.churned & (scored.planted_layer == "churn_warning")]
     at_risk = recent.rfm_segment.isin(("at_risk", "cant_lose_them")).mean()
     assert len(recent) >= 30 and at_risk >= 0.8, f"{at_risk:.3f}\n{report}"
+
+
+def test_why_gives_the_value_the_run_stored_even_for_population_relative_scores(
+        tagged: pd.DataFrame) -> None:
+    root = Path(str(tagged.attrs["root"]))
+    with Workspace(root, settings=Settings(now=NOW, lang="en")) as ws:
+        for row in tagged[tagged.value_layer.notna()].head(5).itertuples():
+            for tag in ("rfm_segment", "value_layer", "lifecycle_stage"):
+                assert ws.tags.why(row.customer_id, tag).value == getattr(row, tag), (
+                    row.customer_id, tag)

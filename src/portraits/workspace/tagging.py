@@ -64,8 +64,8 @@ class TagsNamespace:
         return load_tags(tag_fields(), workspace_files(self._ws.root / "tags"),
                          values=field_values())
 
-    def _sources(self, customer: str | None = None) -> dict[str, ir.Table | None]:
-        """Profiles, orders and events with customer ids, interests (one customer's only)."""
+    def _sources(self) -> dict[str, ir.Table | None]:
+        """Profiles, orders and events with customer ids, and interests."""
         from portraits.identity.resolve import CUSTOMER_IDS
         from portraits.workspace.facade import ProfilesNamespace, _with_customer_ids
 
@@ -78,20 +78,18 @@ class TagsNamespace:
             table = ws.table(name) if ws.engine.has_table(name) else None
             if table is not None and "customer_id" not in table.columns:
                 table = _with_customer_ids(ws, name, table, ids)
-            if table is not None and customer is not None:
-                table = table.filter(table.customer_id == customer)
             found[name] = table
         return found
 
     def compute(self, as_of: datetime | None = None, tagset: TagSet | None = None,
-                customer: str | None = None, keep_inputs: bool = False) -> ir.Table:
+                keep_inputs: bool = False) -> ir.Table:
         """The tags table as an expression (not stored): RFM fields and a column per tag
         (and with ``keep_inputs`` every field the tags read)."""
         from portraits.profile.spec import ProfileSpec
         from portraits.tags.compute import build_tags
 
         ws = self._ws
-        src = self._sources(customer)
+        src = self._sources()
         profiles = src["profiles"]
         assert profiles is not None
         return build_tags(profiles, src["orders"], src["events"], src["profile_interests"],
@@ -142,7 +140,9 @@ class TagsNamespace:
         tagset = self.catalog()
         chosen = tagset.get(tag)
         as_of = as_of or ws.settings.current_time()
-        tagged = self.compute(as_of, tagset, customer=customer, keep_inputs=True)
+        # Over everyone, then the one customer: RFM quintiles rank a customer among all.
+        tagged = self.compute(as_of, tagset, keep_inputs=True)
+        tagged = tagged.filter(tagged.customer_id == customer)
         joiner, plan = explanation_plan(chosen, tagged, as_of)
         rows = ws.engine.to_arrow(tagged.select(chosen.id, **plan.columns)).to_pylist()
         if not rows:
