@@ -36,11 +36,10 @@ def prepared(customers: int) -> tuple[Path, datetime]:
     sys.path.insert(0, str(BENCH))
     sys.path.insert(0, str(ROOT))
     from identity_profile import generated, reference_time
-    from portraits.profile import build_profiles, profile_interests
     from portraits.settings import Settings
     from portraits.workspace.facade import Workspace
     from portraits.workspace.scaffold import create_workspace
-    from tests.profile.truth_ids import truth_inputs
+    from tests.profile.truth_ids import profile_from_truth
 
     data = generated(customers)
     as_of = reference_time(data)
@@ -55,18 +54,9 @@ def prepared(customers: int) -> tuple[Path, datetime]:
             (root / "data").symlink_to(data, target_is_directory=True)
         with Workspace(root, settings=Settings(now=as_of, lang="en")) as ws:
             ws.ingest.load()
-            inputs = truth_inputs(ws)
-            interests = profile_interests(inputs, as_of)
-            assert interests is not None
-            ws.engine.write("profile_interests", interests)
-            ws.engine.write("profiles", build_profiles(
-                inputs, as_of, interests=ws.engine.table("profile_interests")))
             # What tags and segments read, with the truth's customer ids (a bench-only
-            # workspace: the loaded tables are replaced by these narrow ones).
-            for name in ("orders", "events"):
-                table = getattr(inputs, name)
-                ws.engine.write(name, table.select(
-                    *(c for c in table.columns if c in KEPT[name])))
+            # workspace: the loaded orders and events are replaced by narrow ones).
+            profile_from_truth(ws, as_of, keep=KEPT)
         (root / ".ready").write_text("ok", encoding="utf-8")
     return root, as_of
 

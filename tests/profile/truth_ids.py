@@ -8,6 +8,8 @@ identity resolution leaves them, so only signed-in events on them reach a person
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 import ibis
@@ -63,3 +65,20 @@ def truth_inputs(ws: Workspace) -> ProfileInputs:
         products=ws.table("products"),
         reviews=_lookup(ws.table("reviews"), mapping, ("member_id",)),
     )
+
+
+def profile_from_truth(ws: Workspace, as_of: datetime,
+                       keep: Mapping[str, Sequence[str]] | None = None) -> None:
+    """Build ``profiles`` and ``profile_interests`` from :func:`truth_inputs`, then store
+    ``orders`` and ``events`` with those customer ids (what tags and segments read).
+
+    Args:
+        keep: Columns to keep per stored table (all when omitted): a bench keeps them narrow.
+    """
+    inputs = truth_inputs(ws)
+    ws.profiles.build(inputs=inputs, as_of=as_of)
+    for name in ("orders", "events"):
+        table = getattr(inputs, name)
+        if keep is not None:
+            table = table.select(*(c for c in table.columns if c in keep[name]))
+        ws.engine.write(name, table)

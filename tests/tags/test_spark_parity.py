@@ -9,13 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from portraits.profile import build_profiles, profile_interests
 from portraits.segments.spec import SegmentSpec
 from portraits.settings import Settings
 from portraits.synth import generate
 from portraits.workspace.facade import Workspace
 from portraits.workspace.scaffold import create_workspace
-from tests.profile.truth_ids import truth_inputs
+from tests.profile.truth_ids import profile_from_truth
 
 END = date(2026, 11, 1)
 NOW = datetime(2026, 11, 1)
@@ -34,14 +33,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate(root / "data", customers=300, seed=11, end=END, block=150)
     with Workspace(root, settings=Settings(now=NOW, lang="en")) as ws:
         ws.ingest.load()
-        inputs = truth_inputs(ws)
-        interests = profile_interests(inputs, NOW)
-        assert interests is not None
-        ws.engine.write("profile_interests", interests)
-        ws.engine.write("profiles", build_profiles(
-            inputs, NOW, interests=ws.engine.table("profile_interests")))
-        for name in ("orders", "events"):
-            ws.engine.write(name, getattr(inputs, name))
+        profile_from_truth(ws, NOW)
     return root
 
 

@@ -22,7 +22,7 @@ from portraits.synth import generate
 from portraits.workspace.facade import Workspace
 from portraits.workspace.scaffold import create_workspace
 from tests.conftest import NOW
-from tests.profile.truth_ids import truth_inputs, truth_people
+from tests.profile.truth_ids import profile_from_truth, truth_people
 
 END = date(2026, 11, 1)
 PEOPLE = 2000
@@ -40,10 +40,7 @@ def tagged(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     generate(root / "data", customers=PEOPLE, seed=7, end=END)
     with Workspace(root, settings=Settings(now=NOW, lang="en")) as ws:
         ws.ingest.load()
-        inputs = truth_inputs(ws)
-        ws.profiles.build(inputs=inputs)
-        for name in ("orders", "events"):  # tags read them with customer ids
-            ws.engine.write(name, getattr(inputs, name))
+        profile_from_truth(ws, NOW)
         ws.tags.run()
         tags = ws.engine.to_arrow(ws.tags.table().select(
             "customer_id", "rfm_segment", "value_layer", "lifecycle_stage")).to_pandas()

@@ -23,7 +23,7 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from portraits.tags.spec import TAG_ID, Names
+from portraits.tags.spec import Names, checked_id
 
 
 class _Strict(BaseModel):
@@ -98,10 +98,7 @@ class SegmentSpec(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not TAG_ID.match(value):
-            raise ValueError("a segment id is lower-case letters, digits and _, starting "
-                             "with a letter")
-        return value
+        return checked_id(value, "segment")
 
     def condition_text(self) -> str:
         """``where`` in the tag language."""

@@ -135,8 +135,11 @@ def tag_columns(inputs: ir.Table, tagset: TagSet, as_of: datetime,
     """
     table = inputs
     tops = [t for t in tagset if isinstance(t.spec, TopTag)]
-    if tops:
-        table = attach(table, _top_columns(interests, tops, table))
+    if tops and interests is None:
+        table = table.mutate(**{t.id: ibis.null("string") for t in tops})
+    elif tops:
+        assert interests is not None
+        table = attach(table, _top_columns(interests, tops))
     done = {t.id for t in tops}
     for level in _levels(tagset, done):
         table = table.mutate(**{t.id: tag_value(t, table, as_of) for t in level})
@@ -201,10 +204,8 @@ def score_value(tag: Tag, table: ir.Table, as_of: datetime) -> ir.FloatingValue:
     return total
 
 
-def _top_columns(interests: ir.Table | None, tops: list[Tag], table: ir.Table) -> ir.Table:
+def _top_columns(interests: ir.Table, tops: list[Tag]) -> ir.Table:
     """One column per top tag: the top-k categories, highest affinity first, comma separated."""
-    if interests is None:
-        return table.select(CUSTOMER_ID, **{t.id: ibis.null("string") for t in tops})
     deepest = max(t.spec.k for t in tops if isinstance(t.spec, TopTag))
     ranked = interests.filter(interests["rank"] <= deepest)
     picks = {}

@@ -32,6 +32,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+def checked_id(value: str, what: str) -> str:
+    """``value`` if it can name a column, else a ValueError saying what an id may hold."""
+    if not TAG_ID.match(value):
+        raise ValueError(f"a {what} id is lower-case letters, digits and _, starting with a "
+                         "letter (it becomes a column name)")
+    return value
+
+
 class Names(_Strict):
     """What people read: the tag's name in English and in Chinese."""
 
@@ -55,10 +63,7 @@ class _Tag(_Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not TAG_ID.match(value):
-            raise ValueError("a tag id is lower-case letters, digits and _, starting with a "
-                             "letter (it becomes a column name)")
-        return value
+        return checked_id(value, "tag")
 
     def conditions(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every condition text of the tag with where it sits in the spec."""

@@ -45,30 +45,35 @@ class SegmentsNamespace:
 
     def fields(self) -> dict[str, expr.Kind]:
         """What a segment may read: profile and RFM fields, and every enabled tag."""
-        from portraits.tags.compute import tag_fields
-
-        return {**tag_fields(), **self._ws.tags.catalog().kinds()}
+        return self._vocabulary()[0]
 
     def values(self) -> dict[str, tuple[str, ...]]:
         """Values of enumerated profile fields and labels of label tags."""
-        from portraits.tags.compute import field_values
+        return self._vocabulary()[1]
 
-        return {**field_values(), **self._ws.tags.catalog().labels()}
+    def _vocabulary(self) -> tuple[dict[str, expr.Kind], dict[str, tuple[str, ...]]]:
+        """Fields and values together, from one reading of the tag files."""
+        from portraits.tags.compute import field_values, tag_fields
+
+        tagset = self._ws.tags.catalog()
+        return {**tag_fields(), **tagset.kinds()}, {**field_values(), **tagset.labels()}
 
     def catalog(self) -> dict[str, Segment]:
         """The workspace's segments, checked."""
         from portraits.segments.audience import load_segments, segment_files
 
-        return load_segments(segment_files(self._ws.root / "segments"), self.fields(),
-                             self.values())
+        return load_segments(segment_files(self._ws.root / "segments"), *self._vocabulary())
 
-    def get(self, segment: str | SegmentSpec) -> Segment:
+    def get(self, segment: str | SegmentSpec | Segment) -> Segment:
         """A segment by id, or a spec made in code (checked against the fields)."""
-        from portraits.segments.audience import check_segment, pick
+        from portraits.segments.audience import Segment, check_segment, pick
 
+        if isinstance(segment, Segment):
+            return segment
         if isinstance(segment, str):
             return pick(self.catalog(), segment)
-        return check_segment(segment, self.fields(), values=self.values())
+        fields, values = self._vocabulary()
+        return check_segment(segment, fields, values=values)
 
     def _base(self, chosen: Segment, as_of: datetime) -> ir.Table:
         from portraits.tags import expr
@@ -90,7 +95,8 @@ class SegmentsNamespace:
             parts.append(affinity_table(ws.profiles.interests(), categories))
         return tag_inputs(ws.profiles.table(), ws.tags.table(), parts, windows, categories)
 
-    def members(self, segment: str | SegmentSpec, as_of: datetime | None = None) -> ir.Table:
+    def members(self, segment: str | SegmentSpec | Segment,
+                as_of: datetime | None = None) -> ir.Table:
         """The ``customer_id`` of every member."""
         from portraits.segments.audience import members
 
@@ -98,14 +104,14 @@ class SegmentsNamespace:
         as_of = as_of or self._ws.settings.current_time()
         return members(self._base(chosen, as_of), chosen, as_of)
 
-    def count(self, segment: str | SegmentSpec, record: bool = True) -> int:
+    def count(self, segment: str | SegmentSpec | Segment, record: bool = True) -> int:
         """Members now; with ``record`` the size is added to ``segment_history``."""
         from portraits.segments.audience import size_rows
 
         ws = self._ws
         now = ws.settings.current_time()
         chosen = self.get(segment)
-        size = ws.engine.count(self.members(segment, now))
+        size = ws.engine.count(self.members(chosen, now))
         if record:
             rows = ws.engine.materialize(size_rows(chosen.id, size, now))
             ws.engine.write(HISTORY, rows, mode="append" if ws.engine.has_table(HISTORY)
@@ -121,10 +127,11 @@ class SegmentsNamespace:
         """How two segments overlap: sizes, members of both, Jaccard index."""
         from portraits.segments.audience import Overlap
 
-        a, b = self.members(left), self.members(right)
+        first, second = self.get(left), self.get(right)
+        a, b = self.members(first), self.members(second)
         both = a.join(b, CUSTOMER_ID).select(CUSTOMER_ID)
         engine = self._ws.engine
-        return Overlap(self.get(left).id, self.get(right).id, engine.count(a), engine.count(b),
+        return Overlap(first.id, second.id, engine.count(a), engine.count(b),
                        engine.count(both))
 
     def export(self, segment: str | SegmentSpec, path: str | Path,
