@@ -222,6 +222,29 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
                      "{left}：{left_size:,}；{right}：{right_size:,}；两者皆是：{both:,}；"
                      "仅 {left}：{only_left:,}；仅 {right}：{only_right:,}；"
                      "Jaccard 指数 {jaccard:.3f}"),
+    # Analytics.
+    "an.all": ("All", "全部"),
+    "an.step": ("Step", "步骤"),
+    "an.event": ("Event", "事件"),
+    "an.people": ("People", "人数"),
+    "an.conversion": ("Conversion", "总转化率"),
+    "an.from_previous": ("From previous", "较上一步转化率"),
+    "an.dropped": ("Dropped", "流失人数"),
+    "an.median_time": ("Median time from previous", "距上一步的中位时长"),
+    "an.group": ("Group", "分组"),
+    "an.funnel_title": ("Funnel: {first} → {last} (window {window})",
+                        "转化漏斗：{first} → {last}（窗口 {window}）"),
+    "an.funnel_takeaway": ("{rate:.1%} of {people:,} people who did {first} reached {last} "
+                           "within {window}; the largest drop is {a} → {b} ({lost:,} people, "
+                           "{drop:.1%}).",
+                           "{people:,} 位 {first} 的用户中，{rate:.1%} 在 {window} 内完成了 "
+                           "{last}；流失最多的一步是 {a} → {b}（{lost:,} 人，{drop:.1%}）。"),
+    "an.funnel_takeaway_groups": ("Conversion to {last} is highest for {best} ({best_rate:.1%}) "
+                                  "and lowest for {worst} ({worst_rate:.1%}).",
+                                  "完成 {last} 的转化率：{best} 最高（{best_rate:.1%}），"
+                                  "{worst} 最低（{worst_rate:.1%}）。"),
+    "an.conversion_axis": ("Conversion from step 1 (%)", "相对第一步的转化率（%）"),
+    "an.people_axis": ("People", "人数"),
     "exported": ("Wrote {rows:,} rows to {path}", "已导出 {rows:,} 行到 {path}"),
 }
 

@@ -32,3 +32,17 @@ class Analysis(ABC):
     def save_chart(self, path: str | Path, lang: Lang = "en") -> Path:
         """Draw :meth:`chart` to a PNG, SVG or PDF file."""
         return self.chart(lang).save(path)
+
+
+def duration_text(seconds: float, lang: Lang = "en") -> str:
+    """A duration as a person says it: "14 days", "3.5 hours", "20 minutes" (or zh-CN)."""
+    units = ((86400, "day", "天"), (3600, "hour", "小时"), (60, "minute", "分钟"),
+             (1, "second", "秒"))
+    for size, en, zh in units:
+        if seconds >= size or size == 1:
+            value = seconds / size
+            shown = f"{value:.0f}" if abs(value - round(value)) < 0.05 else f"{value:.1f}"
+            if lang == "zh-CN":
+                return f"{shown}{zh}"
+            return f"{shown} {en}" + ("" if shown == "1" else "s")
+    return str(seconds)  # pragma: no cover - the loop always returns
