@@ -237,14 +237,53 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "an.funnel_takeaway": ("{rate:.1%} of {people:,} people who did {first} reached {last} "
                            "within {window}; the largest drop is {a} → {b} ({lost:,} people, "
                            "{drop:.1%}).",
-                           "{people:,} 位 {first} 的用户中，{rate:.1%} 在 {window} 内完成了 "
-                           "{last}；流失最多的一步是 {a} → {b}（{lost:,} 人，{drop:.1%}）。"),
+                           "在 {people:,} 位「{first}」的用户中，{rate:.1%} 在 {window}内到达"
+                           "「{last}」；流失最多的一步是「{a}」→「{b}」（{lost:,} 人，{drop:.1%}）。"),
     "an.funnel_takeaway_groups": ("Conversion to {last} is highest for {best} ({best_rate:.1%}) "
                                   "and lowest for {worst} ({worst_rate:.1%}).",
                                   "完成 {last} 的转化率：{best} 最高（{best_rate:.1%}），"
                                   "{worst} 最低（{worst_rate:.1%}）。"),
     "an.conversion_axis": ("Conversion from step 1 (%)", "相对第一步的转化率（%）"),
     "an.people_axis": ("People", "人数"),
+    "an.exit": ("(exit)", "（离开）"),
+    "an.other": ("(other)", "（其他）"),
+    "an.paths_from": ("Paths from {event} ({steps} steps, sessions split at {gap} idle)",
+                      "从 {event} 出发的路径（{steps} 步，闲置 {gap} 切分会话）"),
+    "an.paths_to": ("Paths to {event} ({steps} steps, sessions split at {gap} idle)",
+                    "到达 {event} 的路径（{steps} 步，闲置 {gap} 切分会话）"),
+    "an.paths_title": ("Session paths ({steps} steps, sessions split at {gap} idle)",
+                       "会话路径（{steps} 步，闲置 {gap} 切分会话）"),
+    "an.paths_none": ("No session matched.", "没有符合条件的会话。"),
+    "an.paths_takeaway": ("{sessions:,} sessions; the commonest move is {source} → {target} "
+                          "({share:.1%}); most leave after {exit_event} at step {exit_step} "
+                          "({exit_share:.1%} of those who reached it).",
+                          "共 {sessions:,} 个会话；最常见的一步是 {source} → {target}"
+                          "（{share:.1%}）；离开最多的是第 {exit_step} 步的 {exit_event}"
+                          "（到达者的 {exit_share:.1%}）。"),
+    "an.paths_takeaway_stay": ("{sessions:,} sessions; the commonest move is {source} → "
+                               "{target} ({share:.1%}).",
+                               "共 {sessions:,} 个会话；最常见的一步是 {source} → {target}"
+                               "（{share:.1%}）。"),
+    "an.period_day": ("Day", "天"),
+    "an.period_week": ("Week", "周"),
+    "an.period_month": ("Month", "月"),
+    "an.mode_on": ("returned on period N", "第 N 期回访"),
+    "an.mode_on_or_after": ("returned on or after period N", "第 N 期及以后回访"),
+    "an.cohort": ("Cohort (people)", "同期群（人数）"),
+    "an.retention_title": ("Retention by {unit} ({mode}, %)", "按{unit}留存（{mode}，%）"),
+    "an.retention_none": ("No cohort has a later period observed yet.",
+                          "尚无可观察后续周期的同期群。"),
+    "an.retention_takeaway": ("Across {cohorts} cohorts, {first:.1%} come back in {unit} 1 "
+                              "and {last:.1%} in {unit} {n}.",
+                              "{cohorts} 个同期群平均：第 1 {unit}留存 {first:.1%}，"
+                              "第 {n} {unit}留存 {last:.1%}。"),
+    "an.saved": ("Saved {path}", "已保存 {path}"),
+    "an.exits_title": ("Where sessions end", "会话在哪里结束"),
+    "an.source": ("From", "来源"),
+    "an.target": ("To", "去向"),
+    "an.sessions": ("Sessions", "会话数"),
+    "an.share": ("Share", "占比"),
+    "an.size": ("Size", "人数"),
     "exported": ("Wrote {rows:,} rows to {path}", "已导出 {rows:,} 行到 {path}"),
 }
 

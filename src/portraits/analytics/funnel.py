@@ -348,15 +348,20 @@ class FunnelResult(Analysis):
         names = [event_label(s, lang) for s in self.spec.steps]
         window = duration_text(self.spec.window.total_seconds(), lang)
         rows = self.overall()
+        entered = int(rows["people"].iloc[0]) if len(rows) else 0
         groups = self.steps[(self.steps["group"] != ALL)
                             & (self.steps["step"] == len(names))]
+        firsts = self.steps[(self.steps["group"] != ALL) & (self.steps["step"] == 1)]
+        # Groups too small to compare (under 30 people or 1 % of entrants) are not named.
+        large = set(firsts[firsts["people"] >= max(30, entered // 100)]["group"])
+        if len(large) > 1:
+            groups = groups[groups["group"].isin(large)]
         if len(groups) > 1:
             ranked = groups.sort_values("conversion", ascending=False)
             best, worst = ranked.iloc[0], ranked.iloc[-1]
             return text("an.funnel_takeaway_groups", lang, last=names[-1], best=best["group"],
                         best_rate=float(best["conversion"]), worst=worst["group"],
                         worst_rate=float(worst["conversion"]))
-        entered = int(rows["people"].iloc[0]) if len(rows) else 0
         drops = rows["dropped"].iloc[1:].tolist()
         k = 1 + max(range(len(drops)), key=lambda i: drops[i]) if drops else 1
         previous = int(rows["people"].iloc[k - 1]) if len(rows) else 0

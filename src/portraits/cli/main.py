@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from portraits.cli.analyze import analyze_app
 from portraits.cli.identity import identity_app
 from portraits.cli.profile import profile_app
 from portraits.cli.tags import segment_app, tags_app
@@ -40,6 +41,7 @@ app.add_typer(identity_app)
 app.add_typer(profile_app)
 app.add_typer(tags_app)
 app.add_typer(segment_app)
+app.add_typer(analyze_app)
 
 
 def lang() -> Lang:

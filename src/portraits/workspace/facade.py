@@ -23,6 +23,7 @@ from portraits.errors import PortraitsError
 from portraits.ingest.load import Loader, Progress
 from portraits.ingest.quality import LoadReport
 from portraits.settings import Settings, get_settings
+from portraits.workspace.analyzing import AnalyticsNamespace
 from portraits.workspace.loader import SPEC_FILE, load_spec
 from portraits.workspace.scaffold import create_workspace
 from portraits.workspace.segmenting import SegmentsNamespace
@@ -59,6 +60,7 @@ class Workspace:
         self.profiles = ProfilesNamespace(self)
         self.tags = TagsNamespace(self)
         self.segments = SegmentsNamespace(self)
+        self.analytics = AnalyticsNamespace(self)
 
     @classmethod
     def init(cls, path: str | Path, force: bool = False) -> Workspace:

@@ -1,0 +1,161 @@
+"""``ws.analytics``: funnels, paths, retention, segment description, clusters, basket
+rules and review sentiment over the workspace's tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from portraits.errors import PortraitsError, did_you_mean
+
+if TYPE_CHECKING:
+    from portraits.analytics.funnel import Exclusion, FunnelResult, Order
+    from portraits.analytics.paths import PathResult
+    from portraits.analytics.retention import Period, RetentionResult
+    from portraits.workspace.facade import Workspace
+
+CUSTOMER_ID = "customer_id"
+# Columns of an event a funnel can be broken down by (the first step's value).
+EVENT_BREAKDOWNS = ("platform", "channel", "utm_source", "utm_medium", "utm_campaign",
+                    "device_type", "os", "city", "category")
+
+
+class AnalyticsNamespace:
+    """Behaviour analytics over the workspace (``ws.analytics``).
+
+    Example:
+        >>> result = ws.analytics.funnel(["Product Viewed", "Product Added",
+        ...                               "Order Completed"])                 # doctest: +SKIP
+        >>> result.to_pandas()                                                 # doctest: +SKIP
+        >>> result.save_chart("funnel.png", lang="zh-CN")                      # doctest: +SKIP
+    """
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+
+    def table(self, name: str) -> ir.Table:
+        """A stored table with each record's ``customer_id`` (from identity resolution
+        when the table has none)."""
+        ws = self._ws
+        stored = ws.table(name)
+        if CUSTOMER_ID in stored.columns:
+            return stored
+        return ws.identity.attach(name)
+
+    def funnel(self, steps: Sequence[str], window: timedelta = timedelta(days=14),
+               order: Order = "sequential", exclusions: Sequence[Exclusion] = (),
+               breakdown: str | None = None, segments: Sequence[str] = (),
+               since: datetime | None = None, until: datetime | None = None) -> FunnelResult:
+        """Conversion through ordered steps (docs/analytics/funnels.md).
+
+        Args:
+            steps: Event names, at least two.
+            window: Conversion window from the first step.
+            order: ``sequential``, ``strict`` or ``any``.
+            exclusions: Events that remove a person when done between two steps.
+            breakdown: An event column of the first step (platform, channel, utm_source …)
+                or a profile field or tag (gender, city_tier, value_layer …).
+            segments: Break down by these segments instead (a person may be in several).
+            since: First steps from this time on. until: First steps before this time.
+        """
+        from portraits.analytics.funnel import FunnelSpec, analyze_funnel
+
+        self._check_events(list(steps) + [e.event for e in exclusions])
+        person_field = breakdown if breakdown and breakdown not in EVENT_BREAKDOWNS else None
+        spec = FunnelSpec(steps=list(steps), window=window, order=order,
+                          exclusions=list(exclusions), start=since, end=until,
+                          breakdown=None if person_field else breakdown)
+        groups = None
+        if segments:
+            groups = self._segment_groups(segments)
+        elif person_field:
+            groups = self._field_groups(person_field)
+        engine = self._ws.engine
+        return analyze_funnel(self.table("events"), spec, engine.to_arrow,
+                              engine.materialize, groups)
+
+    def paths(self, start: str | None = None, end: str | None = None, steps: int = 5,
+              session_gap: timedelta = timedelta(minutes=30), collapse_repeats: bool = True,
+              exclude: Sequence[str] = (), since: datetime | None = None,
+              until: datetime | None = None, per_step: int = 8) -> PathResult:
+        """Where sessions go from ``start`` (or lead to ``end``), and where they leave
+        (docs/analytics/paths.md)."""
+        from portraits.analytics.paths import PathSpec, analyze_paths
+
+        self._check_events([e for e in (start, end) if e])
+        spec = PathSpec(start=start, end=end, steps=steps, session_gap=session_gap,
+                        collapse_repeats=collapse_repeats, exclude=list(exclude), since=since,
+                        until=until, per_step=per_step)
+        return analyze_paths(self.table("events"), spec, self._ws.engine.to_arrow)
+
+    def retention(self, start_event: str | None = None, return_event: str | None = None,
+                  cohort: Literal["first_time", "recurring"] = "first_time",
+                  period: Period = "week", periods: int = 8,
+                  mode: Literal["on", "on_or_after"] = "on", since: datetime | None = None,
+                  until: datetime | None = None) -> RetentionResult:
+        """Cohort retention over events (docs/analytics/retention.md)."""
+        from portraits.analytics.retention import RetentionSpec, analyze_retention
+
+        self._check_events([e for e in (start_event, return_event) if e])
+        spec = RetentionSpec(start_event=start_event, return_event=return_event,
+                             cohort=cohort, period=period, periods=periods, mode=mode,
+                             since=since, until=until)
+        return analyze_retention(self.table("events"), spec, self._ws.engine.to_arrow,
+                                 self._ws.settings.current_time())
+
+    def repurchase(self, period: Period = "month", periods: int = 6,
+                   since: datetime | None = None,
+                   until: datetime | None = None) -> RetentionResult:
+        """Repurchase rate from the orders table (store orders too): first-time buyers by
+        month of their first order, share who ordered again in or after period N."""
+        from portraits.analytics.retention import RetentionSpec, analyze_retention
+        from portraits.profile.consumption import counted
+        from portraits.profile.spec import ProfileSpec
+
+        orders = self.table("orders")
+        paid = orders.filter(counted(orders, ProfileSpec()), orders.ordered_at.notnull())
+        as_events = paid.select(CUSTOMER_ID, event=ibis.literal("Order Completed"),
+                                timestamp=paid.ordered_at)
+        spec = RetentionSpec.repurchase(period, periods).model_copy(
+            update={"since": since, "until": until})
+        return analyze_retention(as_events, spec, self._ws.engine.to_arrow,
+                                 self._ws.settings.current_time())
+
+    def _check_events(self, names: Sequence[str]) -> None:
+        """Unknown event names are an error with a did-you-mean, not an empty result."""
+        events = self._ws.table("events")
+        known = set(self._ws.engine.to_arrow(events.select("event").distinct())
+                    .column("event").to_pylist()) - {None}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            hints = [f"'{n}'" + (f" ({h})" if (h := did_you_mean(n, known)) else "")
+                     for n in unknown]
+            raise PortraitsError(f"no event {', '.join(hints)} in the events table; events: "
+                                 f"{', '.join(sorted(known)[:30])}")
+
+    def _field_groups(self, field: str) -> ir.Table:
+        """(customer_id, group) from a profile field or tag."""
+        ws = self._ws
+        fields = ws.segments.fields()
+        if field not in fields:
+            raise PortraitsError(
+                f"cannot break down by '{field}': not an event column "
+                f"({', '.join(EVENT_BREAKDOWNS)}), profile field or tag"
+                + (f" ({hint})" if (hint := did_you_mean(field, [*fields, *EVENT_BREAKDOWNS]))
+                   else ""))
+        profiles = ws.profiles.table()
+        if field in profiles.columns:
+            base = profiles
+        else:
+            base = profiles.select(CUSTOMER_ID).join(ws.tags.table(), CUSTOMER_ID)
+        return base.select(CUSTOMER_ID, group=base[field].cast("string").fill_null("(none)"))
+
+    def _segment_groups(self, segments: Sequence[str]) -> ir.Table:
+        """(customer_id, group) with one row per person and segment they belong to."""
+        parts = [self._ws.segments.members(s).select(CUSTOMER_ID, group=ibis.literal(s))
+                 for s in segments]
+        return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
