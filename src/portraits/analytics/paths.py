@@ -85,9 +85,9 @@ def session_steps(events: ir.Table, spec: PathSpec) -> ir.Table:
                                                       order_by=["ts", "seq"],
                                                       rows=(None, 0))))
     by_session = ibis.window(group_by=[CUSTOMER_ID, "session"], order_by=["ts", "seq"])
-    if spec.collapse_repeats:
-        e = e.filter(e.event.lag().over(by_session).isnull()
-                     | (e.event != e.event.lag().over(by_session)))
+    if spec.collapse_repeats:  # the lag is a column first: Spark rejects windows in WHERE
+        e = e.mutate(before=e.event.lag().over(by_session))
+        e = e.filter(e.before.isnull() | (e.event != e.before)).drop("before")
     e = e.mutate(pos=ibis.row_number().over(by_session) + 1)
     return e.mutate(last=e.pos.max().over(ibis.window(group_by=[CUSTOMER_ID, "session"])))
 
