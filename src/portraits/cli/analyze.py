@@ -277,3 +277,22 @@ def retention(
         save_outputs(console, result, lang, chart, out)
 
     _run(action)
+
+
+DEMO_FUNNEL = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
+
+
+def demo_analytics(console: Console, ws: Workspace, lang: Lang) -> None:
+    """The demo's analytics: the purchase funnel, monthly repurchase, top basket rules."""
+    with console.status("analysing"):
+        funnel_result = ws.analytics.funnel(DEMO_FUNNEL)
+        repurchase = ws.analytics.repurchase(periods=6)
+    print_frame(console, funnel_result.chart(lang).title,
+                _funnel_frame(funnel_result.to_pandas(), lang), lang,
+                percent=("conversion", "from_previous"))
+    console.print(funnel_result.takeaway(lang))
+    frame = repurchase.to_pandas().tail(12)
+    frame["cohort"] = frame["cohort"].astype(str)
+    print_frame(console, repurchase.chart(lang).title, frame, lang,
+                percent=tuple(c for c in frame.columns if c not in ("cohort", "size")))
+    console.print(repurchase.takeaway(lang))

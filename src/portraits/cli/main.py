@@ -193,8 +193,8 @@ def demo(
 ) -> None:
     """Create a fresh workspace, generate ~50k customers, load them, resolve identities
     (ID graph and probabilistic matching), build profiles, run the standard tag library
-    (RFM segments, value layers, lifecycle stages), count the example segments and show
-    what was built."""
+    (RFM segments, value layers, lifecycle stages), count the example segments, show the
+    purchase funnel, repurchase retention and top basket rules, and what was built."""
     from portraits.cli.identity import print_resolve
     from portraits.cli.profile import print_completeness
     from portraits.cli.render import print_reports, records_table
@@ -220,6 +220,7 @@ def demo(
             summary = ws.engine.to_arrow(ws.profiles.completeness()).to_pylist()
         print_completeness(console, count, summary, lang)
         _demo_tags(ws, lang)
+        _demo_analytics(ws, lang)
         rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
         console.print(records_table(text("tables_title", lang), rows, ["table", "rows"], lang))
     console.print(text("demo_done", lang, seconds=time.perf_counter() - started, path=path))
@@ -246,6 +247,13 @@ def _demo_tags(ws: Any, lang: Lang) -> None:
     picked = ws.engine.to_arrow(champions.select("customer_id")).to_pylist()
     if picked:
         print_why(console, ws.tags.why(picked[0]["customer_id"], "vip"), lang)
+
+
+def _demo_analytics(ws: Any, lang: Lang) -> None:
+    """The purchase funnel, monthly repurchase retention and the top basket rules."""
+    from portraits.cli.analyze import demo_analytics
+
+    demo_analytics(console, ws, lang)
 
 
 def main() -> None:
