@@ -37,6 +37,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portraits.analytics.chart import Chart
+from portraits.analytics.eventlog import event_sequence
 from portraits.analytics.result import Analysis, duration_text
 from portraits.i18n import Lang, text
 
@@ -146,7 +147,7 @@ def _prepared(events: ir.Table, spec: FunnelSpec) -> ir.Table:
     value = (e[spec.breakdown].cast("string") if spec.breakdown
              else ibis.literal(None, type="string"))
     return e.select(CUSTOMER_ID, "event", ts=e.timestamp,
-                    seq=e.message_id.cast("string").fill_null(""), value=value)
+                    seq=event_sequence(e), value=value)
 
 
 def _starts_in_range(ts: ir.TimestampValue, spec: FunnelSpec) -> ir.BooleanValue:
@@ -425,3 +426,4 @@ def _long(wide: pd.DataFrame, spec: FunnelSpec) -> pd.DataFrame:
     order = {g: i for i, g in enumerate([ALL, *sorted(set(frame["group"]) - {ALL})])}
     return frame.sort_values(["group", "step"], key=lambda c: c.map(order) if c.name ==
                              "group" else c).reset_index(drop=True)
+

@@ -25,6 +25,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portraits.analytics.chart import Chart
+from portraits.analytics.eventlog import event_sequence
 from portraits.analytics.result import Analysis, duration_text
 from portraits.i18n import Lang, text
 
@@ -76,7 +77,7 @@ def session_steps(events: ir.Table, spec: PathSpec) -> ir.Table:
     if spec.until is not None:
         e = e.filter(e.timestamp < spec.until)
     e = e.select(CUSTOMER_ID, "event", ts=e.timestamp,
-                 seq=e.message_id.cast("string").fill_null(""))
+                 seq=event_sequence(e))
     by_person = ibis.window(group_by=CUSTOMER_ID, order_by=["ts", "seq"])
     gap = ibis.interval(seconds=int(spec.session_gap.total_seconds()))
     e = e.mutate(new=(e.ts.lag().over(by_person).isnull()
@@ -236,3 +237,4 @@ def analyze_paths(events: ir.Table, spec: PathSpec,
     opening = links["step"] == 0
     sessions = int(links[opening]["sessions"].sum())
     return PathResult(spec, links[~opening].reset_index(drop=True), sessions)
+

@@ -192,6 +192,8 @@ def _funnel_frame(frame: pd.DataFrame, lang: Lang) -> pd.DataFrame:
     from portraits.model.events import event_label
 
     shown = frame.copy()
+    if set(shown["group"]) == {"all"}:
+        shown = shown.drop(columns="group")
     shown["event"] = [event_label(e, lang) for e in shown["event"]]
     shown["median_time"] = [None if pd.isna(v) else duration_text(v, lang)
                             for v in shown.pop("median_seconds")]
