@@ -37,7 +37,9 @@ ZERO_WHEN_ABSENT: Final[dict[str, tuple[str, ...]]] = {
                "referrals"),
     "orders": ("orders", "spend", "orders_365d", "spend_365d", "returned_orders"),
     "reviews": ("reviews_written",),
+    "review_sentiment": ("negative_reviews",),
 }
+SENTIMENT_COLUMNS: Final = ("review_id", "sentiment", "label")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class ProfileInputs:
     """The canonical tables a profile is built from; any may be missing.
 
     ``customers``, ``events``, ``orders`` and ``reviews`` must carry ``customer_id``.
+    ``review_sentiment`` holds the scores of :func:`portraits.analytics.sentiment.
+    score_reviews` (``review_id``, ``sentiment``, ``label``); without it, or without
+    ``reviews``, ``review_sentiment`` and ``negative_reviews`` are empty.
     """
 
     customers: ir.Table | None = None
@@ -53,9 +58,11 @@ class ProfileInputs:
     order_items: ir.Table | None = None
     products: ir.Table | None = None
     reviews: ir.Table | None = None
+    review_sentiment: ir.Table | None = None
 
     def check(self) -> None:
-        """Raise if a person table lacks ``customer_id`` or no person table is given."""
+        """Raise if a person table lacks ``customer_id``, no person table is given or
+        ``review_sentiment`` lacks a score column."""
         present = [f.name for f in fields(self) if getattr(self, f.name) is not None]
         missing = [name for name in PERSON_TABLES if name in present
                    and CUSTOMER_ID not in getattr(self, name).columns]
@@ -65,6 +72,11 @@ class ProfileInputs:
                 "resolution first")
         if not any(name in present for name in PERSON_TABLES):
             raise PortraitsError("profiles need customers, events, orders or reviews")
+        if self.review_sentiment is not None:
+            lacking = [c for c in SENTIMENT_COLUMNS if c not in self.review_sentiment.columns]
+            if lacking:
+                raise PortraitsError(f"review_sentiment lacks {', '.join(lacking)}: it needs "
+                                     f"{', '.join(SENTIMENT_COLUMNS)} (score_reviews)")
 
 
 def order_lines_of(inputs: ProfileInputs, spec: ProfileSpec, as_of: datetime) -> ir.Table | None:
@@ -106,7 +118,8 @@ def _dimensions(inputs: ProfileInputs, spec: ProfileSpec, as_of: datetime,
         interests = profile_interests(inputs, as_of, spec)
     if interests is not None:
         parts.append(top_interests(interests, spec))
-    extra = social(inputs.events, inputs.reviews, inputs.customers, as_of)
+    extra = social(inputs.events, inputs.reviews, inputs.customers, as_of,
+                   inputs.review_sentiment)
     if extra is not None:
         parts.append(extra)
     return parts

@@ -197,6 +197,13 @@ _SOCIAL = (
        "reference time"),
     _f("mean_rating", "float64", "social", "Mean rating given (1-5)", "平均评分",
        "mean of `rating`"),
+    _f("review_sentiment", "float64", "social",
+       "Mean sentiment of the reviews written (-1 negative to 1 positive)", "评价情感均值",
+       "mean `sentiment` of the person's reviews scored in the `review_sentiment` table "
+       "(docs/analytics/sentiment.md); empty when none is scored"),
+    _f("negative_reviews", "int64", "social", "Reviews with negative sentiment", "负面评价数",
+       "reviews labelled `negative` in the `review_sentiment` table (0 without any); empty "
+       "when that table is not given"),
 )
 
 # The values an enumerated text field can hold, so conditions comparing it with anything

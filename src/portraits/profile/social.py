@@ -1,5 +1,7 @@
-"""Social (R3.5): referrals and word of mouth (reviews). Shares are counted with the other
-event types in :mod:`portraits.profile.behaviour`, in the same pass over the events.
+"""Social (R3.5): referrals and word of mouth (reviews and their sentiment). Shares are
+counted with the other event types in :mod:`portraits.profile.behaviour`, in the same pass
+over the events. Review sentiment is scored in Python (:mod:`portraits.analytics.sentiment`)
+and read here from the stored ``review_sentiment`` table.
 
 A referral is read from event ``properties``: an event of the referred person carries
 ``"referrer": "<member or user id of the person who referred them>"``. The referrer's id
@@ -73,9 +75,32 @@ def reviews_written(reviews: ir.Table, as_of: datetime) -> ir.Table:
         reviews_written=mine.count(), mean_rating=mine.rating.mean())
 
 
+def review_sentiment(reviews: ir.Table, scores: ir.Table, as_of: datetime) -> ir.Table:
+    """Per customer: mean sentiment and negative count of their scored reviews up to ``as_of``.
+
+    Args:
+        reviews: Canonical reviews with ``customer_id``.
+        scores: The ``review_sentiment`` table of
+            :func:`portraits.analytics.sentiment.score_reviews` (``review_id``,
+            ``sentiment``, ``label``).
+        as_of: Reference time.
+    """
+    mine = reviews.filter(reviews[CUSTOMER_ID].notnull())
+    if "created_at" in mine.columns:
+        mine = mine.filter(mine.created_at.isnull() | (mine.created_at <= as_of))
+    rated = scores.filter(scores.label.notnull()).select(
+        _review=scores.review_id, _sentiment=scores.sentiment.cast("float64"),
+        _negative=(scores.label == "negative").cast("int64"))
+    written = mine.select(CUSTOMER_ID, "review_id")
+    joined = written.join(rated, written.review_id == rated._review)
+    return joined.group_by(CUSTOMER_ID).aggregate(
+        review_sentiment=joined._sentiment.mean(), negative_reviews=joined._negative.sum())
+
+
 def social(events: ir.Table | None, reviews: ir.Table | None, customers: ir.Table | None,
-           as_of: datetime) -> ir.Table | None:
-    """The social dimension besides shares: referrals and reviews; None without inputs.
+           as_of: datetime, scores: ir.Table | None = None) -> ir.Table | None:
+    """The social dimension besides shares: referrals, reviews and their sentiment (when
+    ``scores`` are given); None without inputs.
 
     Example:
         >>> social(events, reviews, customers, as_of)  # doctest: +SKIP
@@ -85,6 +110,8 @@ def social(events: ir.Table | None, reviews: ir.Table | None, customers: ir.Tabl
         parts.append(referrals(events, customers, as_of))
     if reviews is not None:
         parts.append(reviews_written(reviews, as_of))
+        if scores is not None:
+            parts.append(review_sentiment(reviews, scores, as_of))
     if not parts:
         return None
     return attach(spine(*parts), *parts)
