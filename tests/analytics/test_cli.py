@@ -65,3 +65,12 @@ def test_paths_and_retention(shop: Shop, tmp_path: Path) -> None:
               "month", "--periods", "3", "--repurchase", "--out", str(tmp_path / "r.xlsx"))
     assert "按月留存" in out
     assert len(pd.read_excel(tmp_path / "r.xlsx")) > 3
+
+
+def test_sentiment_stores_scores_the_profile_reads(shop: Shop, tmp_path: Path) -> None:
+    out = run("--lang", "zh-CN", "analyze", "sentiment", "-p", str(shop.root), "--min-count",
+              "2", "--chart", str(tmp_path / "s.png"))
+    assert "痛点" in out and "尺码" in out
+    with shop.open() as ws:
+        assert ws.engine.count(ws.table("review_sentiment")) == ws.engine.count(
+            ws.table("reviews"))

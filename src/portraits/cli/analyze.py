@@ -298,3 +298,37 @@ def demo_analytics(console: Console, ws: Workspace, lang: Lang) -> None:
     print_frame(console, repurchase.chart(lang).title, frame, lang,
                 percent=tuple(c for c in frame.columns if c not in ("cohort", "size")))
     console.print(repurchase.takeaway(lang))
+
+
+@analyze_app.command("sentiment")
+def sentiment(
+    path: WorkspaceDir = Path("."),
+    top: Annotated[int, typer.Option(min=1, help="Pain-point keywords per group.")] = 5,
+    min_count: Annotated[int, typer.Option(
+        min=1, help="Least negative reviews mentioning a keyword.")] = 3,
+    products: Annotated[bool, typer.Option(
+        help="Also print pain points per product.")] = False,
+    chart: ChartFile = None, out: OutFile = None,
+) -> None:
+    """Review sentiment (Chinese and English; models ship inside their packages): scores
+    new reviews, stores them for the profile (review_sentiment, negative_reviews), prints
+    sentiment per category and the pain points (most negative keywords)."""
+
+    def action() -> None:
+        console, lang = _console_lang()
+        with _open(path) as ws, console.status("scoring reviews"):
+            result = ws.analytics.sentiment(top, min_count)
+        print_frame(console, result.chart(lang).title, result.to_pandas(), lang,
+                    percent=("positive_share", "neutral_share", "negative_share"))
+        points = result.pain_points("category")
+        print_frame(console, text("an.pain_points", lang), points[
+            ["category", "rank", "keyword", "negative_reviews", "negative_share"]], lang,
+            percent=("negative_share",))
+        if products:
+            points = result.pain_points("product")
+            print_frame(console, text("an.pain_points_products", lang), points[
+                ["category", "product_name", "rank", "keyword", "negative_reviews"]], lang)
+        console.print(result.chart(lang).option["title"]["subtext"])
+        save_outputs(console, result, lang, chart, out)
+
+    _run(action)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from portraits.analytics.funnel import Exclusion, FunnelResult, Order
     from portraits.analytics.paths import PathResult
     from portraits.analytics.retention import Period, RetentionResult
+    from portraits.analytics.sentiment import SentimentReport
     from portraits.workspace.facade import Workspace
 
 CUSTOMER_ID = "customer_id"
@@ -33,6 +34,8 @@ class AnalyticsNamespace:
         >>> result.to_pandas()                                                 # doctest: +SKIP
         >>> result.save_chart("funnel.png", lang="zh-CN")                      # doctest: +SKIP
     """
+
+    SENTIMENT = "review_sentiment"
 
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
@@ -124,6 +127,23 @@ class AnalyticsNamespace:
             update={"since": since, "until": until})
         return analyze_retention(as_events, spec, self._ws.engine.to_arrow,
                                  self._ws.settings.current_time())
+
+    def sentiment(self, top: int = 10, min_count: int = 3) -> SentimentReport:
+        """Score every review not scored before (Chinese with SnowNLP, English with VADER;
+        docs/analytics/sentiment.md), store the scores as ``review_sentiment`` (the next
+        profile build reads them: ``review_sentiment``, ``negative_reviews``) and report
+        sentiment per category with its pain points."""
+        from portraits.analytics.sentiment import analyze_sentiment
+
+        ws = self._ws
+        engine = ws.engine
+        before = (engine.to_arrow(ws.table(self.SENTIMENT))
+                  if engine.has_table(self.SENTIMENT) else None)
+        report = analyze_sentiment(self.table("reviews"), ws.table("products"),
+                                   engine.to_arrow, scored=before, top=top,
+                                   min_count=min_count)
+        engine.write(self.SENTIMENT, engine.materialize(report.scored))
+        return report
 
     def _check_events(self, names: Sequence[str]) -> None:
         """Unknown event names are an error with a did-you-mean, not an empty result."""

@@ -349,7 +349,9 @@ def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> Prof
         if table is not None and name in PERSON_TABLES and "customer_id" not in table.columns:
             table = _with_customer_ids(ws, name, table, customer_ids)
         tables[name] = table
-    return ProfileInputs(**tables)
+    sentiment = AnalyticsNamespace.SENTIMENT  # review scores, when the sentiment ran
+    scored = ws.table(sentiment) if ws.engine.has_table(sentiment) else None
+    return ProfileInputs(**tables, review_sentiment=scored)
 
 
 def _with_customer_ids(ws: Workspace, name: str, table: ir.Table,
