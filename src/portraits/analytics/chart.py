@@ -140,7 +140,7 @@ def _cartesian(ax: Axes, option: dict[str, Any]) -> None:
     bottoms: dict[str, list[float]] = {}
     for i, s in enumerate(series):
         values = [_value(v) for v in s.get("data", [])]
-        colour = PALETTE[i % len(PALETTE)]
+        colour = (s.get("itemStyle") or {}).get("color") or PALETTE[i % len(PALETTE)]
         name = s.get("name")
         if s.get("type") == "line":
             target = ax.twinx() if s.get("yAxisIndex") else ax
@@ -170,8 +170,9 @@ def _cartesian(ax: Axes, option: dict[str, Any]) -> None:
         ax.set_xticks(positions, labels, rotation=30 if len(labels) > 6 else 0,
                       ha="right" if len(labels) > 6 else "center")
     _axis_names(ax, x, y)
-    if any(s.get("name") for s in series) and len(series) > 1:
-        ax.legend(frameon=False, fontsize=8)
+    if any(s.get("name") for s in series) and len(series) > 1:  # below the plot, not on it
+        ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12),
+                  ncols=min(len(series), 6))
     ax.spines[["top", "right"]].set_visible(False)
 
 

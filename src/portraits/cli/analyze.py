@@ -285,7 +285,8 @@ DEMO_FUNNEL = ("Product Viewed", "Product Added", "Checkout Started", "Order Com
 
 
 def demo_analytics(console: Console, ws: Workspace, lang: Lang) -> None:
-    """The demo's analytics: the purchase funnel, monthly repurchase, top basket rules."""
+    """The demo's analytics: the purchase funnel, monthly repurchase, review sentiment
+    with the top complaint per category, top basket rules."""
     with console.status("analysing"):
         funnel_result = ws.analytics.funnel(DEMO_FUNNEL)
         repurchase = ws.analytics.repurchase(periods=6)
@@ -298,6 +299,9 @@ def demo_analytics(console: Console, ws: Workspace, lang: Lang) -> None:
     print_frame(console, repurchase.chart(lang).title, frame, lang,
                 percent=tuple(c for c in frame.columns if c not in ("cohort", "size")))
     console.print(repurchase.takeaway(lang))
+    voice = ws.analytics.sentiment(top=1)  # scores stored before the profiles: reused
+    print_frame(console, voice.chart(lang).title, voice.to_pandas(), lang,
+                percent=("positive_share", "neutral_share", "negative_share"))
 
 
 @analyze_app.command("sentiment")

@@ -215,6 +215,8 @@ def demo(
         with console.status("resolving identities"):
             resolved = ws.identity.resolve()
         print_resolve(console, resolved, lang)
+        with console.status("scoring review sentiment"):
+            ws.analytics.sentiment()  # stored scores become profile fields
         with console.status("building profiles"):
             count = ws.profiles.build(ws.identity.customer_ids())
             summary = ws.engine.to_arrow(ws.profiles.completeness()).to_pylist()
