@@ -1,0 +1,498 @@
+"""Basket rules: which items are bought together (association rules on paid orders).
+
+The definitions are the textbook ones (Agrawal, Imieliński & Swami 1993), as in mlxtend,
+R's arules and Spark MLlib's FPGrowth:
+
+* **Basket** — one paid order: the distinct items of its lines (an item twice in an order
+  counts once). Orders whose status is cancelled, canceled, refunded or returned are left
+  out (``BasketSpec.excluded_statuses``, compared trimmed and in lower case); an order
+  without a status counts. Lines whose order is not in ``orders``, or whose quantity is
+  zero or negative, are left out.
+* **Item** — ``product`` (``product_id``, named by the product's ``name``), ``category``
+  (the product's top-level ``category``) or ``category_path`` (its full category path).
+* **N** — the number of baskets: paid orders with at least one item at that level.
+* **count(X)** — baskets holding every item of the itemset X; **support(X)** = count / N.
+  X is frequent when count ≥ ⌈min_support × N⌉ (computed exactly, no rounding of the
+  share) and count ≥ ``min_count``.
+* For a rule A → C (A and C disjoint, A ∪ C frequent): **confidence** = count(A ∪ C) /
+  count(A); **lift** = confidence / support(C); **leverage** = support(A ∪ C) −
+  support(A) · support(C); **conviction** = (1 − support(C)) / (1 − confidence), infinite
+  when confidence is 1.
+
+Mining is relational and level-wise (Apriori): items are counted by a group-by; the
+frequent ones get small integer codes; pairs come from a self-join of each basket's
+frequent items (a < b), triples from joining the occurrences of frequent pairs that share
+their first item, and so on up to ``max_len``. Every step is an Ibis expression, so the
+same code runs on DuckDB and on Spark. Substitutes (viewed together, rarely bought
+together) are in :mod:`portraits.analytics.substitutes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import combinations
+from numbers import Real
+from typing import TYPE_CHECKING, Final, Literal, get_args
+
+import ibis
+import ibis.expr.types as ir
+
+from portraits.analytics.result import Analysis
+from portraits.errors import PortraitsError, Problem, SpecError, did_you_mean
+from portraits.i18n import Lang
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from portraits.analytics.chart import Chart
+
+Level = Literal["product", "category", "category_path"]
+Within = Literal["category", "category_path", "any"]
+LEVELS: Final = get_args(Level)
+WITHIN: Final = get_args(Within)
+EXCLUDED_STATUSES: Final = ("cancelled", "canceled", "refunded", "returned")
+LONGEST: Final = 5  # rules per itemset grow as 2^k; longer itemsets are rarely read
+MAX_DIGITS: Final = 9  # min_support × N stays exact in 64-bit integers up to 10^9 baskets
+
+LABELS: Final[dict[str, tuple[str, str]]] = {
+    "title": ("Bought together: top {top} rules by lift", "关联购买：提升度最高的 {top} 条规则"),
+    "lift_axis": ("Lift (×)", "提升度（倍）"),
+    "rule_axis": ("Rule (bought → also bought)", "规则（购买 → 同时购买）"),
+    "lift": ("Lift", "提升度"),
+    "rule": ("{a} → {c} ({confidence:.0%})", "{a} → {c}（{confidence:.0%}）"),
+    "takeaway": ("Customers who buy {a} also buy {c} in {confidence:.0%} of those baskets "
+                 "(lift {lift:.1f}, {count:,} of {baskets:,} baskets).",
+                 "购买{a}的订单中有 {confidence:.0%} 同时购买了{c}"
+                 "（提升度 {lift:.1f}，{baskets:,} 单中的 {count:,} 单）。"),
+    "none": ("No rule reaches the thresholds in {baskets:,} baskets (support ≥ {support:g}, "
+             "confidence ≥ {confidence:.0%}, lift ≥ {lift:g}).",
+             "{baskets:,} 单中没有达到阈值的规则（支持度 ≥ {support:g}，"
+             "置信度 ≥ {confidence:.0%}，提升度 ≥ {lift:g}）。"),
+    "and": (" + ", " + "),
+}
+
+
+def label(key: str, lang: Lang = "en", **values: object) -> str:
+    """A chart text of :data:`LABELS` in English or zh-CN."""
+    words = LABELS[key][1 if lang == "zh-CN" else 0]
+    return words.format(**values) if values else words
+
+
+@dataclass(frozen=True)
+class BasketSpec:
+    """What counts as a basket and which itemsets and rules are kept.
+
+    Attributes:
+        level: ``product``, ``category`` or ``category_path``.
+        min_support: An itemset is frequent from this share of baskets on (0 < s ≤ 1,
+            at most nine decimal places).
+        min_count: And from this many baskets on (optional).
+        min_confidence: Rules from this confidence on (0–1).
+        min_lift: Rules from this lift on (0 keeps every rule).
+        max_len: Largest itemset (1–5); rules need at least 2.
+        top: Rules in the chart (the first rows of ``to_pandas()``).
+        excluded_statuses: Order statuses that are not sales (lower case).
+        min_co_views: Substitutes: sessions that viewed both products, at least.
+        substitutes_within: Substitutes: both products in the same ``category``, the same
+            ``category_path``, or ``any``.
+
+    Example:
+        >>> BasketSpec(min_support=0.01, max_len=2).level
+        'product'
+    """
+
+    level: Level = "product"
+    min_support: float = 0.001
+    min_count: int | None = None
+    min_confidence: float = 0.0
+    min_lift: float = 0.0
+    max_len: int = 3
+    top: int = 10
+    excluded_statuses: tuple[str, ...] = EXCLUDED_STATUSES
+    min_co_views: int = 3
+    substitutes_within: Within = "category"
+
+    def __post_init__(self) -> None:
+        problems = [*_choice("level", self.level, LEVELS),
+                    *_choice("substitutes_within", self.substitutes_within, WITHIN)]
+        checks = (
+            ("min_support", self.min_support, 0.0, 1.0, False, "a share of baskets above 0 "
+             "and at most 1 (0.001 is one basket in a thousand)"),
+            ("min_confidence", self.min_confidence, 0.0, 1.0, True, "a share from 0 to 1"),
+            ("min_lift", self.min_lift, 0.0, None, True, "a number from 0 up"),
+            ("min_count", self.min_count, 1, None, True, "a whole number of baskets from 1"),
+            ("max_len", self.max_len, 1, LONGEST, True, f"a whole number from 1 to {LONGEST}"),
+            ("top", self.top, 1, None, True, "a whole number of rules from 1"),
+            ("min_co_views", self.min_co_views, 1, None, True, "a whole number from 1"))
+        for name, value, low, high, closed, expected in checks:
+            if value is None and name == "min_count":
+                continue
+            whole = isinstance(low, int) and not isinstance(low, float)
+            ok = (isinstance(value, int if whole else Real) and not isinstance(value, bool)
+                  and (value >= low if closed else value > low)
+                  and (high is None or value <= high))
+            if not ok:
+                problems.append(Problem(f"must be {expected}, not {value!r}", field=name))
+        if isinstance(self.min_support, Real) and -Decimal(str(self.min_support)).as_tuple(
+                ).exponent > MAX_DIGITS:  # type: ignore[operator]
+            problems.append(Problem(f"has more than {MAX_DIGITS} decimal places: "
+                                    f"{self.min_support!r}", field="min_support"))
+        if not isinstance(self.excluded_statuses, tuple | list) or not all(
+                isinstance(s, str) for s in self.excluded_statuses):
+            problems.append(Problem("must be a list of order statuses",
+                                    field="excluded_statuses"))
+        if problems:
+            raise SpecError(problems)
+        object.__setattr__(self, "excluded_statuses",
+                           tuple(s.strip().lower() for s in self.excluded_statuses))
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> list[Problem]:
+    if value in allowed:
+        return []
+    hint = did_you_mean(str(value), allowed) or f"use one of {', '.join(allowed)}"
+    return [Problem(f"unknown value {value!r}", field=name, hint=hint)]
+
+
+def paid_orders(orders: ir.Table, spec: BasketSpec) -> ir.Table:
+    """``order_id`` of the orders that are sales (status not excluded, or unknown)."""
+    if "status" not in orders.columns:
+        return orders.select("order_id")
+    status = orders.status.strip().lower()
+    return orders.filter(status.isnull() | ~status.isin(spec.excluded_statuses)).select(
+        "order_id")
+
+
+def baskets(order_items: ir.Table, orders: ir.Table, products: ir.Table,
+            spec: BasketSpec) -> ir.Table:
+    """One row per paid order with an item: ``order_id`` and ``items``, its distinct
+    items at ``spec.level`` (lines with a zero or negative quantity left out)."""
+    lines = order_items.filter(order_items.product_id.notnull())
+    if "quantity" in order_items.columns:
+        lines = lines.filter(lines.quantity.isnull() | (lines.quantity > 0))
+    if spec.level == "product":
+        lines = lines.select("order_id", item=lines.product_id)
+    else:
+        _require(products, (spec.level,), "products")
+        catalogue = products.select("product_id", item=products[spec.level])
+        lines = lines.join(catalogue.filter(catalogue.item.notnull()), "product_id").select(
+            "order_id", "item")
+    # Grouping the lines by order first is far cheaper than a distinct over the
+    # (order, item) pairs, and leaves fewer rows to match against the paid orders.
+    grouped = lines.group_by("order_id").aggregate(items=lines.item.collect(distinct=True))
+    return grouped.semi_join(paid_orders(orders, spec), "order_id")
+
+
+def item_names(products: ir.Table, level: Level) -> ir.Table:
+    """``item``, ``name``: a product's name (the smallest if ids repeat); a category names
+    itself."""
+    if level == "product":
+        named = products.filter(products.product_id.notnull())
+        if "name" not in named.columns:
+            named = named.mutate(name=ibis.null("string"))
+        return named.group_by(item=named.product_id).aggregate(name=named.name.min())
+    return products.select(item=products[level]).distinct().mutate(name=ibis._.item)
+
+
+def frequent_itemsets(baskets: ir.Table, spec: BasketSpec,
+                      names: ir.Table | None = None) -> ir.Table:
+    """Frequent itemsets of 1 to ``spec.max_len`` items.
+
+    Args:
+        baskets: ``order_id``, ``items`` (distinct), one row per basket (:func:`baskets`).
+        spec: Thresholds and the longest itemset.
+        names: ``item``, ``name`` (:func:`item_names`); names are the items when omitted.
+
+    Returns:
+        ``size``, ``item_1`` … ``item_k`` (ascending, null past ``size``), ``name_1`` …
+        ``name_k``, ``count``, ``baskets`` (N) and ``support``.
+    """
+    total = baskets.aggregate(baskets=ibis._.count())
+    held = baskets.select("order_id", item=baskets["items"].unnest())
+    counts = held.group_by("item").aggregate(count=ibis._.count()).cross_join(total)
+    singles = counts.filter(_frequent(counts, spec))
+    codes = singles.mutate(code=ibis.row_number().over(order_by=singles.item))
+    held_view, coded = held.view(), codes.view()
+    occurrences = held_view.join(coded, held_view.item == coded.item).select(
+        "order_id", i1=coded.code)
+    levels = [codes.select(i1="code", count="count")]
+    # N again, from the small table of frequent items: one more pass over the baskets
+    # per level otherwise (no item frequent, no itemset and no N needed).
+    total = codes.aggregate(baskets=codes.baskets.max())
+    for k in range(2, spec.max_len + 1):
+        found = _extend(occurrences, k)
+        items = [f"i{j}" for j in range(1, k + 1)]
+        tally = found.group_by(items).aggregate(count=ibis._.count()).cross_join(total)
+        levels.append(tally.filter(_frequent(tally, spec)).select(*items, "count"))
+        if k < spec.max_len:
+            occurrences = found.semi_join(levels[-1], items)
+    lookup = codes.select("code", "item")
+    lookup = (lookup.left_join(names, "item").select("code", "item", "name")
+              if names is not None else lookup.mutate(name=lookup.item))
+    out = ibis.union(*(_decoded(level, k + 1, spec.max_len, lookup)
+                       for k, level in enumerate(levels)), distinct=False).cross_join(total)
+    return out.mutate(support=out["count"].cast("float64") / out.baskets)
+
+
+def _frequent(counts: ir.Table, spec: BasketSpec) -> ir.BooleanValue:
+    """count ≥ min_support × N, exactly: count × d ≥ N × m for min_support = m / d."""
+    m, d = Decimal(str(spec.min_support)).as_integer_ratio()
+    count = counts["count"]
+    kept = count * d >= counts.baskets * m
+    return kept & (count >= spec.min_count) if spec.min_count else kept
+
+
+def _extend(occurrences: ir.Table, k: int) -> ir.Table:
+    """Occurrences of k-item candidates: two (k-1)-itemsets in one basket that share
+    their first k-2 items (every frequent k-itemset is found this way)."""
+    left, right = occurrences.view(), occurrences.view()
+    last = f"i{k - 1}"
+    same = [left.order_id == right.order_id,
+            *(left[f"i{j}"] == right[f"i{j}"] for j in range(1, k - 1)),
+            left[last] < right[last]]
+    return left.join(right, same).select(
+        left.order_id, *(left[f"i{j}"] for j in range(1, k)), **{f"i{k}": right[last]})
+
+
+def _decoded(level: ir.Table, size: int, longest: int, lookup: ir.Table) -> ir.Table:
+    out = level
+    for j in range(1, size + 1):
+        code = lookup.view()
+        out = out.join(code, out[f"i{j}"] == code.code).select(
+            *out.columns, **{f"item_{j}": code.item, f"name_{j}": code.name})
+    columns: dict[str, ir.Value] = {"size": ibis.literal(size, "int64")}
+    for j in range(1, longest + 1):
+        columns[f"item_{j}"] = out[f"item_{j}"] if j <= size else ibis.null("string")
+    for j in range(1, longest + 1):
+        columns[f"name_{j}"] = out[f"name_{j}"] if j <= size else ibis.null("string")
+    return out.select(**columns, count=out["count"].cast("int64"))
+
+
+def association_rules(itemsets: ir.Table, spec: BasketSpec) -> ir.Table:
+    """Rules A → C from every split of each frequent itemset of two or more items.
+
+    Args:
+        itemsets: Frequent itemsets as from :func:`frequent_itemsets` (all sizes, so the
+            counts of A and of C are there: subsets of a frequent itemset are frequent).
+        spec: ``min_confidence``, ``min_lift`` and ``max_len``.
+
+    Returns:
+        ``antecedent_1`` … and ``consequent_1`` … (items, null past the side's size),
+        their ``*_name_*``, ``antecedent_size``, ``consequent_size``, ``count``,
+        ``antecedent_count``, ``consequent_count``, ``baskets``, ``support``,
+        ``confidence``, ``lift``, ``leverage`` and ``conviction`` (null when infinite).
+    """
+    if spec.max_len < 2:
+        raise PortraitsError("association rules need max_len of 2 or more")
+    parts = [_split(itemsets, k, antecedent, spec.max_len)
+             for k in range(2, spec.max_len + 1)
+             for r in range(1, k) for antecedent in combinations(range(1, k + 1), r)]
+    rules = ibis.union(*parts, distinct=False)
+    n = rules.baskets.cast("float64")
+    together, a, c = (rules[col].cast("float64") for col in
+                      ("count", "antecedent_count", "consequent_count"))
+    rules = rules.mutate(
+        support=together / n, confidence=together / a, lift=together * n / (a * c),
+        leverage=(together * n - a * c) / (n * n),
+        conviction=ibis.ifelse(a == together, ibis.null("float64"),
+                               (n - c) * a / (n * (a - together))))
+    return rules.filter((rules.confidence >= spec.min_confidence)
+                        & (rules.lift >= spec.min_lift))
+
+
+def _split(itemsets: ir.Table, size: int, antecedent: tuple[int, ...],
+           longest: int) -> ir.Table:
+    """The rule of one itemset size and one choice of antecedent positions."""
+    consequent = tuple(p for p in range(1, size + 1) if p not in antecedent)
+    whole = itemsets.filter(itemsets["size"] == size)
+    a = itemsets.filter(itemsets["size"] == len(antecedent)).view()
+    c = itemsets.filter(itemsets["size"] == len(consequent)).view()
+    joined = whole.join(a, [whole[f"item_{p}"] == a[f"item_{j}"]
+                            for j, p in enumerate(antecedent, 1)]).join(
+        c, [whole[f"item_{p}"] == c[f"item_{j}"] for j, p in enumerate(consequent, 1)])
+    columns: dict[str, ir.Value] = {}
+    for side, positions in (("antecedent", antecedent), ("consequent", consequent)):
+        for part, column in (("", "item"), ("_name", "name")):
+            for j in range(1, longest):
+                columns[f"{side}{part}_{j}"] = (whole[f"{column}_{positions[j - 1]}"]
+                                                if j <= len(positions)
+                                                else ibis.null("string"))
+    return joined.select(
+        **columns, antecedent_size=ibis.literal(len(antecedent), "int64"),
+        consequent_size=ibis.literal(len(consequent), "int64"), count=whole["count"],
+        antecedent_count=a["count"], consequent_count=c["count"], baskets=whole.baskets)
+
+
+@dataclass(frozen=True, eq=False)
+class BasketRules(Analysis):
+    """Frequent itemsets, association rules and (with events) substitutes.
+
+    ``rules`` is sorted by lift, then confidence, then count; the chart shows its first
+    ``spec.top`` rows.
+    """
+
+    spec: BasketSpec
+    baskets: int
+    rules: pd.DataFrame
+    frequent: pd.DataFrame
+    substitute_pairs: pd.DataFrame | None = None
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per rule: ``antecedent``, ``consequent`` (tuples of item ids), their
+        ``*_names``, ``support``, ``confidence``, ``lift``, ``leverage``, ``conviction``,
+        ``count``, ``antecedent_count``, ``consequent_count`` and ``baskets``."""
+        return self.rules.copy()
+
+    def itemsets(self) -> pd.DataFrame:
+        """One row per frequent itemset: ``itemset``, ``names``, ``size``, ``count``,
+        ``support``."""
+        return self.frequent.copy()
+
+    def substitutes(self) -> pd.DataFrame:
+        """Product pairs viewed together but rarely bought together, best first (see
+        :mod:`portraits.analytics.substitutes`)."""
+        if self.substitute_pairs is None:
+            raise PortraitsError("substitutes need the event log: pass events to "
+                                 "analyze_basket")
+        return self.substitute_pairs.copy()
+
+    def chart(self, lang: Lang = "en") -> Chart:
+        """A horizontal bar per rule: lift, with the confidence in the rule's label."""
+        from portraits.analytics.chart import Chart
+
+        top = self.rules.head(self.spec.top)
+        names = [label("rule", lang, a=a, c=c, confidence=float(p)) for a, c, p in zip(
+            top["antecedent_names"], top["consequent_names"], top["confidence"], strict=True)]
+        repeated = {n for n in names if names.count(n) > 1}
+        names = [f"{n} [{' + '.join(a)} → {' + '.join(c)}]" if n in repeated else n
+                 for n, a, c in zip(names, top["antecedent"], top["consequent"], strict=True)]
+        data = [{"value": round(float(lift), 4), "confidence": round(float(p), 4),
+                 "support": round(float(s), 6), "count": int(n)} for lift, p, s, n in zip(
+            top["lift"], top["confidence"], top["support"], top["count"], strict=True)]
+        return Chart({
+            "title": {"text": label("title", lang, top=len(top)),
+                      "subtext": self.takeaway(lang)},
+            "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+            "grid": {"containLabel": True},
+            "xAxis": {"type": "value", "name": label("lift_axis", lang)},
+            "yAxis": {"type": "category", "data": names, "inverse": True,
+                      "name": label("rule_axis", lang)},
+            "series": [{"type": "bar", "name": label("lift", lang), "data": data,
+                        "label": {"show": True, "position": "right"}}]})
+
+    def takeaway(self, lang: Lang = "en") -> str:
+        """The rule with the highest lift, in one sentence."""
+        if self.rules.empty:
+            return label("none", lang, baskets=self.baskets, support=self.spec.min_support,
+                         confidence=self.spec.min_confidence, lift=self.spec.min_lift)
+        best = self.rules.iloc[0]
+        return label("takeaway", lang, a=best.antecedent_names, c=best.consequent_names,
+                     confidence=float(best.confidence), lift=float(best.lift),
+                     count=int(best["count"]), baskets=self.baskets)
+
+
+def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
+                   spec: BasketSpec, to_arrow: Callable[[ir.Table], pa.Table],
+                   events: ir.Table | None = None) -> BasketRules:
+    """Mine bought-together rules from paid orders (and substitutes from views).
+
+    Args:
+        order_items: Order lines (``order_id``, ``product_id``, ``quantity``).
+        orders: Orders (``order_id``, ``status``; ``customer_id`` and ``ordered_at`` for
+            substitutes).
+        products: The catalogue (``product_id``, ``name``, ``category``,
+            ``category_path``).
+        spec: Level and thresholds.
+        to_arrow: Executes an expression (the engine's ``to_arrow``).
+        events: Events with ``customer_id`` (``Product Viewed``) for substitutes.
+
+    Example:
+        >>> result = analyze_basket(items, orders, products, BasketSpec(), to_arrow)
+        ... # doctest: +SKIP
+        >>> result.to_pandas().head()  # doctest: +SKIP
+    """
+    _require(order_items, ("order_id", "product_id"), "order_items")
+    _require(orders, ("order_id",), "orders")
+    _require(products, ("product_id",), "products")
+    kept = baskets(order_items, orders, products, spec)
+    mined = to_arrow(frequent_itemsets(kept, spec, item_names(products, spec.level)))
+    if mined.num_rows:
+        n = int(mined.column("baskets")[0].as_py())
+    else:
+        n = int(to_arrow(kept.aggregate(baskets=kept.count())).column(0)[0].as_py())
+    rules = (to_arrow(association_rules(ibis.memtable(mined), spec))
+             if spec.max_len >= 2 and mined.num_rows else None)
+    pairs = None
+    if events is not None:
+        from portraits.analytics.substitutes import substitute_pairs
+
+        pairs = to_arrow(substitute_pairs(events, order_items, orders, products, spec)
+                         ).to_pandas()
+    return BasketRules(spec, n, _rules_frame(rules, spec.max_len),
+                       _itemsets_frame(mined, spec.max_len), pairs)
+
+
+def _require(table: ir.Table, columns: tuple[str, ...], name: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise PortraitsError(f"{name} has no column {', '.join(map(repr, missing))}: basket "
+                             f"analysis needs {', '.join(columns)}")
+
+
+def _sides(frame: pd.DataFrame, items: str, names: str,
+           width: int) -> tuple[list[tuple[str, ...]], list[str]]:
+    """Item tuples and ' + '-joined names from the columns ``{items}_1`` … and
+    ``{names}_1`` … (a missing name shows the item)."""
+    ids = frame[[f"{items}_{j}" for j in range(1, width + 1)]].to_numpy(dtype=object)
+    named = frame[[f"{names}_{j}" for j in range(1, width + 1)]].to_numpy(dtype=object)
+    tuples, labels = [], []
+    for row, row_names in zip(ids, named, strict=True):
+        kept = [(i, n if n is not None else i) for i, n in zip(row, row_names, strict=True)
+                if i is not None]
+        tuples.append(tuple(i for i, _ in kept))
+        labels.append(label("and").join(str(n) for _, n in kept))
+    return tuples, labels
+
+
+def _itemsets_frame(mined: pa.Table, longest: int) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = mined.to_pandas()
+    itemsets, names = _sides(frame, "item", "name", longest)
+    out = pd.DataFrame({"itemset": pd.Series(itemsets, dtype=object),
+                        "names": pd.Series(names, dtype=object),
+                        "size": frame["size"].astype("int64"),
+                        "count": frame["count"].astype("int64"),
+                        "support": frame["support"].astype("float64")})
+    out = out.sort_values(["size", "count", "itemset"], ascending=[True, False, True])
+    return out.reset_index(drop=True)
+
+
+RULE_COLUMNS: Final = ("antecedent", "consequent", "antecedent_names", "consequent_names",
+                       "support", "confidence", "lift", "leverage", "conviction", "count",
+                       "antecedent_count", "consequent_count", "baskets")
+
+
+def _rules_frame(rules: pa.Table | None, longest: int) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+
+    if rules is None or not rules.num_rows:
+        return pd.DataFrame({c: pd.Series(dtype=object if i < 4 else "float64")
+                             for i, c in enumerate(RULE_COLUMNS)})
+    frame = rules.to_pandas()
+    antecedent, antecedent_names = _sides(frame, "antecedent", "antecedent_name", longest - 1)
+    consequent, consequent_names = _sides(frame, "consequent", "consequent_name", longest - 1)
+    out = pd.DataFrame({"antecedent": pd.Series(antecedent, dtype=object),
+                        "consequent": pd.Series(consequent, dtype=object),
+                        "antecedent_names": antecedent_names,
+                        "consequent_names": consequent_names})
+    for column in RULE_COLUMNS[4:]:
+        out[column] = frame[column]
+    out["conviction"] = out["conviction"].astype("float64").fillna(np.inf)
+    out = out.sort_values(["lift", "confidence", "count", "antecedent", "consequent"],
+                          ascending=[False, False, False, True, True], kind="stable")
+    return out.reset_index(drop=True)
