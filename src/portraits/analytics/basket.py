@@ -1,23 +1,12 @@
 """Basket rules: which items are bought together (association rules on paid orders).
 
-The definitions are the textbook ones (Agrawal, Imieliński & Swami 1993), as in mlxtend,
-R's arules and Spark MLlib's FPGrowth:
-
-* **Basket** — one paid order: the distinct items of its lines (an item twice in an order
-  counts once). Orders whose status is cancelled, canceled, refunded or returned are left
-  out (``BasketSpec.excluded_statuses``, compared trimmed and in lower case); an order
-  without a status counts. Lines whose order is not in ``orders``, or whose quantity is
-  zero or negative, are left out.
-* **Item** — ``product`` (``product_id``, named by the product's ``name``), ``category``
-  (the product's top-level ``category``) or ``category_path`` (its full category path).
-* **N** — the number of baskets: paid orders with at least one item at that level.
-* **count(X)** — baskets holding every item of the itemset X; **support(X)** = count / N.
-  X is frequent when count ≥ ⌈min_support × N⌉ (computed exactly, no rounding of the
-  share) and count ≥ ``min_count``.
-* For a rule A → C (A and C disjoint, A ∪ C frequent): **confidence** = count(A ∪ C) /
-  count(A); **lift** = confidence / support(C); **leverage** = support(A ∪ C) −
-  support(A) · support(C); **conviction** = (1 − support(C)) / (1 − confidence), infinite
-  when confidence is 1.
+The textbook definitions (Agrawal, Imieliński & Swami 1993), as in mlxtend, R's arules and
+Spark MLlib: a **basket** is a paid order's distinct items; N is the number of baskets;
+**support**(X) = count(X) / N, X frequent when count ≥ ⌈min_support × N⌉ (exactly);
+for a rule A → C, **confidence** = count(A ∪ C) / count(A), **lift** = confidence /
+support(C), **leverage** = support(A ∪ C) − support(A) · support(C), **conviction** =
+(1 − support(C)) / (1 − confidence). docs/analytics/basket.md has every detail (statuses,
+levels, thresholds).
 
 Mining is relational and level-wise (Apriori): items are counted by a group-by; the
 frequent ones get small integer codes; pairs come from a self-join of each basket's
@@ -176,7 +165,7 @@ def baskets(order_items: ir.Table, orders: ir.Table, products: ir.Table,
     if spec.level == "product":
         lines = lines.select("order_id", item=lines.product_id)
     else:
-        _require(products, (spec.level,), "products")
+        require_columns(products, (spec.level,), "products")
         catalogue = products.select("product_id", item=products[spec.level])
         lines = lines.join(catalogue.filter(catalogue.item.notnull()), "product_id").select(
             "order_id", "item")
@@ -224,6 +213,9 @@ def frequent_itemsets(baskets: ir.Table, spec: BasketSpec,
     total = codes.aggregate(baskets=codes.baskets.max())
     for k in range(2, spec.max_len + 1):
         found = _extend(occurrences, k)
+        # A filter Ibis cannot fold into the join: the candidates become one common table
+        # expression, counted and then filtered, instead of being joined twice.
+        found = found.filter(found.order_id.notnull())
         items = [f"i{j}" for j in range(1, k + 1)]
         tally = found.group_by(items).aggregate(count=ibis._.count()).cross_join(total)
         levels.append(tally.filter(_frequent(tally, spec)).select(*items, "count"))
@@ -287,43 +279,44 @@ def association_rules(itemsets: ir.Table, spec: BasketSpec) -> ir.Table:
     """
     if spec.max_len < 2:
         raise PortraitsError("association rules need max_len of 2 or more")
-    parts = [_split(itemsets, k, antecedent, spec.max_len)
-             for k in range(2, spec.max_len + 1)
-             for r in range(1, k) for antecedent in combinations(range(1, k + 1), r)]
-    rules = ibis.union(*parts, distinct=False)
+    width = spec.max_len - 1
+    splits = ibis.union(*(_split(itemsets, k, antecedent, width)
+                          for k in range(2, spec.max_len + 1) for r in range(1, k)
+                          for antecedent in combinations(range(1, k + 1), r)), distinct=False)
+    # The counts of A and of C, looked up among the itemsets (null past a side's size).
+    sides = itemsets.filter(itemsets["size"] <= width)
+    a, c = sides.view(), sides.view()
+    rules = splits.join(a, [splits.antecedent_size == a["size"], *(
+        splits[f"antecedent_{j}"].identical_to(a[f"item_{j}"]) for j in range(1, width + 1))]
+    ).join(c, [splits.consequent_size == c["size"], *(
+        splits[f"consequent_{j}"].identical_to(c[f"item_{j}"]) for j in range(1, width + 1))]
+    ).select(*splits.columns, antecedent_count=a["count"], consequent_count=c["count"])
     n = rules.baskets.cast("float64")
-    together, a, c = (rules[col].cast("float64") for col in
-                      ("count", "antecedent_count", "consequent_count"))
+    together, a_n, c_n = (rules[col].cast("float64") for col in
+                          ("count", "antecedent_count", "consequent_count"))
     rules = rules.mutate(
-        support=together / n, confidence=together / a, lift=together * n / (a * c),
-        leverage=(together * n - a * c) / (n * n),
-        conviction=ibis.ifelse(a == together, ibis.null("float64"),
-                               (n - c) * a / (n * (a - together))))
+        support=together / n, confidence=together / a_n, lift=together * n / (a_n * c_n),
+        leverage=(together * n - a_n * c_n) / (n * n),
+        conviction=ibis.ifelse(a_n == together, ibis.null("float64"),
+                               (n - c_n) * a_n / (n * (a_n - together))))
     return rules.filter((rules.confidence >= spec.min_confidence)
                         & (rules.lift >= spec.min_lift))
 
 
-def _split(itemsets: ir.Table, size: int, antecedent: tuple[int, ...],
-           longest: int) -> ir.Table:
-    """The rule of one itemset size and one choice of antecedent positions."""
+def _split(itemsets: ir.Table, size: int, antecedent: tuple[int, ...], width: int) -> ir.Table:
+    """The rules of one itemset size and one choice of antecedent positions."""
     consequent = tuple(p for p in range(1, size + 1) if p not in antecedent)
     whole = itemsets.filter(itemsets["size"] == size)
-    a = itemsets.filter(itemsets["size"] == len(antecedent)).view()
-    c = itemsets.filter(itemsets["size"] == len(consequent)).view()
-    joined = whole.join(a, [whole[f"item_{p}"] == a[f"item_{j}"]
-                            for j, p in enumerate(antecedent, 1)]).join(
-        c, [whole[f"item_{p}"] == c[f"item_{j}"] for j, p in enumerate(consequent, 1)])
     columns: dict[str, ir.Value] = {}
     for side, positions in (("antecedent", antecedent), ("consequent", consequent)):
         for part, column in (("", "item"), ("_name", "name")):
-            for j in range(1, longest):
+            for j in range(1, width + 1):
                 columns[f"{side}{part}_{j}"] = (whole[f"{column}_{positions[j - 1]}"]
                                                 if j <= len(positions)
                                                 else ibis.null("string"))
-    return joined.select(
-        **columns, antecedent_size=ibis.literal(len(antecedent), "int64"),
-        consequent_size=ibis.literal(len(consequent), "int64"), count=whole["count"],
-        antecedent_count=a["count"], consequent_count=c["count"], baskets=whole.baskets)
+    return whole.select(**columns, antecedent_size=ibis.literal(len(antecedent), "int64"),
+                        consequent_size=ibis.literal(len(consequent), "int64"),
+                        count=whole["count"], baskets=whole.baskets)
 
 
 @dataclass(frozen=True, eq=False)
@@ -409,14 +402,12 @@ def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
         to_arrow: Executes an expression (the engine's ``to_arrow``).
         events: Events with ``customer_id`` (``Product Viewed``) for substitutes.
 
-    Example:
-        >>> result = analyze_basket(items, orders, products, BasketSpec(), to_arrow)
-        ... # doctest: +SKIP
-        >>> result.to_pandas().head()  # doctest: +SKIP
+    Returns:
+        The frequent itemsets and rules (and substitutes when events are given).
     """
-    _require(order_items, ("order_id", "product_id"), "order_items")
-    _require(orders, ("order_id",), "orders")
-    _require(products, ("product_id",), "products")
+    require_columns(order_items, ("order_id", "product_id"), "order_items")
+    require_columns(orders, ("order_id",), "orders")
+    require_columns(products, ("product_id",), "products")
     kept = baskets(order_items, orders, products, spec)
     mined = to_arrow(frequent_itemsets(kept, spec, item_names(products, spec.level)))
     if mined.num_rows:
@@ -435,11 +426,13 @@ def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
                        _itemsets_frame(mined, spec.max_len), pairs)
 
 
-def _require(table: ir.Table, columns: tuple[str, ...], name: str) -> None:
+def require_columns(table: ir.Table, columns: tuple[str, ...], name: str,
+                    purpose: str = "basket analysis needs") -> None:
+    """Refuse a table without the columns an analysis reads, naming them."""
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise PortraitsError(f"{name} has no column {', '.join(map(repr, missing))}: basket "
-                             f"analysis needs {', '.join(columns)}")
+        raise PortraitsError(f"{name} has no column {', '.join(map(repr, missing))}: "
+                             f"{purpose} {', '.join(columns)}")
 
 
 def _sides(frame: pd.DataFrame, items: str, names: str,

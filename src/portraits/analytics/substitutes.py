@@ -24,7 +24,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from portraits.analytics.basket import BasketSpec, paid_orders
+from portraits.analytics.basket import BasketSpec, paid_orders, require_columns
 from portraits.errors import PortraitsError
 
 VIEWED = "Product Viewed"
@@ -48,8 +48,10 @@ def substitute_pairs(events: ir.Table, order_items: ir.Table, orders: ir.Table,
         ``co_view_lift``, ``co_purchases``, ``bought_together_share`` and
         ``substitute_score``, best first.
     """
-    _require(events, ("customer_id", "event", "timestamp", "product_id"), "events")
-    _require(orders, ("order_id", "customer_id", "ordered_at"), "orders")
+    need = "substitutes need"
+    require_columns(events, ("customer_id", "event", "timestamp", "product_id"), "events",
+                    need)
+    require_columns(orders, ("order_id", "customer_id", "ordered_at"), "orders", need)
     views = events.filter((events.event == VIEWED) & events.customer_id.notnull()
                           & events.product_id.notnull() & events.timestamp.notnull())
     views = views.select("customer_id", day=views.timestamp.date(),
@@ -121,10 +123,3 @@ def _catalogue(products: ir.Table, spec: BasketSpec) -> ir.Table:
         category=named[column] if column in named.columns else ibis.null("string"))
     return named.group_by("product").aggregate(name=named.name.min(),
                                                category=named.category.min())
-
-
-def _require(table: ir.Table, columns: tuple[str, ...], name: str) -> None:
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise PortraitsError(f"{name} has no column {', '.join(map(repr, missing))}: "
-                             f"substitutes need {', '.join(columns)}")
