@@ -3,23 +3,27 @@
 Members are computed from the stored ``profiles`` and ``tags`` plus any event
 aggregates a segment reads, so a count is one query; what the tags say is as of the
 last ``portraits tags run``, event conditions are as of the moment of the count.
+Saved member lists (static audiences such as a cluster) live in ``segment_lists``
+(``list``, ``customer_id``, ``saved_at``); a ``list`` node reads them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 from pydantic import BaseModel
 
+from portraits.engine.base import Engine
 from portraits.errors import Problem, SpecError, did_you_mean
 from portraits.profile.schema import CUSTOMER_ID
-from portraits.segments.spec import Condition, Did, SegmentFile, SegmentSpec
+from portraits.segments.spec import Condition, Did, SegmentFile, SegmentSpec, list_field
 from portraits.tags import expr
 from portraits.tags.catalog import item_line, read_yaml_file
 from portraits.tags.spec import Names
@@ -27,6 +31,7 @@ from portraits.tags.spec import Names
 _MODELS: Final[dict[str, type[BaseModel]]] = {
     "": SegmentSpec, "segments": SegmentSpec, "where": Condition, "all": Condition,
     "any": Condition, "not": Condition, "did": Did, "name": Names}
+LISTS: Final = "segment_lists"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ def check_segment(spec: SegmentSpec, fields: Mapping[str, expr.Kind], file: str 
                   values: Mapping[str, Sequence[str]] | None = None) -> Segment:
     """``spec`` with its condition parsed and checked against the fields (and the values of
     enumerated fields and label tags); :class:`SpecError` if it is wrong."""
+    fields = {**fields, **{list_field(name): "boolean" for name in spec.lists()}}
     try:
         node = expr.parse(spec.condition_text())
         kind = expr.check(node, fields, values)
@@ -132,3 +138,43 @@ def size_rows(segment_id: str, size: int, counted_at: datetime) -> pa.Table:
     return pa.table({"counted_at": pa.array([counted_at], pa.timestamp("us")),
                      "segment": pa.array([segment_id], pa.string()),
                      "customers": pa.array([size], pa.int64())})
+
+
+def list_rows(name: str, members: ir.Table, saved_at: datetime) -> ir.Table:
+    """The rows of ``segment_lists`` for the saved list ``name``: each member once."""
+    people = members.select(CUSTOMER_ID).distinct()
+    people = people.filter(people[CUSTOMER_ID].notnull())
+    return people.select(list=ibis.literal(name, "string"),
+                         customer_id=people[CUSTOMER_ID].cast("string"),
+                         saved_at=ibis.literal(saved_at, "timestamp"))
+
+
+def save_list(engine: Engine, name: str, members: ir.Table | pa.Table,
+              saved_at: datetime) -> int:
+    """Store ``members`` (a table of ``customer_id``) as the list ``name`` in
+    ``segment_lists``, replacing an earlier list of that name; returns its size."""
+    given = engine.materialize(members.select([CUSTOMER_ID])) if isinstance(
+        members, pa.Table) else None
+    new = engine.materialize(list_rows(name, given if given is not None else members,
+                                       saved_at))  # type: ignore[arg-type]
+    try:
+        rows = new
+        if engine.has_table(LISTS):
+            kept = engine.table(LISTS)
+            rows = kept.filter(kept.list != name).select("list", CUSTOMER_ID,
+                                                         "saved_at").union(new)
+        engine.write(LISTS, rows)
+        return engine.count(new)
+    finally:
+        engine.drop_temporary(new)
+        if given is not None:
+            engine.drop_temporary(given)
+
+
+def list_columns(lists: ir.Table, names: Iterable[str]) -> ir.Table:
+    """One row per customer in any of the lists ``names``: a true/false column per list
+    (:func:`list_field`), to attach to a segment's base."""
+    chosen = sorted(set(names))
+    mine = lists.filter(lists.list.isin(chosen))
+    return mine.group_by(CUSTOMER_ID).aggregate(
+        **{list_field(n): (mine.list == n).any() for n in chosen})

@@ -11,19 +11,31 @@ produce::
         - expr: "coalesce(days_since_last_order, 9999) > 60"
         - did: {event: Product Added, within_days: 1}
         - not: {did: {event: Order Completed, within_days: 1}}
+        - list: cluster_young_parents                # saved members (segment_lists)
         - any: [...]
 
 Conditions can read profile fields, RFM fields, tags and event aggregates; the tree is
-turned into one condition and checked like a tag's.
+turned into one condition and checked like a tag's. A ``list`` node holds for the members
+of a saved list (a static audience, e.g. a cluster): it reads the column
+:func:`list_field` that the segment's base gains from the table ``segment_lists``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portraits.tags.spec import Names, checked_id
+
+LIST_PREFIX: Final = "_list__"
+
+
+def list_field(name: str) -> str:
+    """The column a ``list`` node reads: true for the members of the saved list ``name``."""
+    return f"{LIST_PREFIX}{name}"
 
 
 class _Strict(BaseModel):
@@ -48,6 +60,7 @@ class Condition(_Strict):
     tag: str | None = None
     is_: tuple[str, ...] | None = Field(None, alias="is")
     did: Did | None = None
+    list_: str | None = Field(None, alias="list")
 
     def text(self) -> str:
         """The condition in the tag language."""
@@ -59,6 +72,8 @@ class Condition(_Strict):
             return f"not ({self.not_.text()})"
         if self.expr is not None:
             return self.expr
+        if self.list_ is not None:
+            return list_field(self.list_)
         if self.did is not None:
             event = json.dumps(self.did.event, ensure_ascii=False)
             return f"events({event}, {self.did.within_days}) >= {self.did.at_least}"
@@ -70,11 +85,13 @@ class Condition(_Strict):
 
     @model_validator(mode="after")
     def _one(self) -> Condition:
-        given = [k for k in ("all", "any", "not_", "expr", "tag", "did")
+        given = [k.rstrip("_") for k in ("all", "any", "not_", "expr", "tag", "did", "list_")
                  if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("a condition has exactly one of all, any, not, expr, tag, did "
-                             f"(got {', '.join(given) or 'none'})")
+            raise ValueError("a condition has exactly one of all, any, not, expr, tag, did, "
+                             f"list (got {', '.join(given) or 'none'})")
+        if self.list_ is not None:
+            checked_id(self.list_, "list")
         if self.is_ is not None and self.tag is None:
             raise ValueError("'is' goes with 'tag'")
         return self
@@ -103,6 +120,18 @@ class SegmentSpec(_Strict):
     def condition_text(self) -> str:
         """``where`` in the tag language."""
         return self.where if isinstance(self.where, str) else self.where.text()
+
+    def lists(self) -> set[str]:
+        """The saved lists ``where`` reads."""
+        return set() if isinstance(self.where, str) else {
+            c.list_ for c in _nodes(self.where) if c.list_ is not None}
+
+
+def _nodes(condition: Condition) -> Iterator[Condition]:
+    yield condition
+    for child in (*(condition.all or ()), *(condition.any or ()),
+                  *((condition.not_,) if condition.not_ is not None else ())):
+        yield from _nodes(child)
 
 
 class SegmentFile(_Strict):

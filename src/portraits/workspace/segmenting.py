@@ -1,8 +1,9 @@
-"""``ws.segments``: count, compare and export audiences defined in ``segments/*.yaml``."""
+"""``ws.segments``: count, compare and export audiences defined in ``segments/*.yaml``,
+and save static member lists (a cluster) as segments."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -93,7 +94,79 @@ class SegmentsNamespace:
             from portraits.tags.compute import affinity_table
 
             parts.append(affinity_table(ws.profiles.interests(), categories))
-        return tag_inputs(ws.profiles.table(), ws.tags.table(), parts, windows, categories)
+        base = tag_inputs(ws.profiles.table(), ws.tags.table(), parts, windows, categories)
+        return self._with_lists(base, chosen.spec.lists())
+
+    def _with_lists(self, base: ir.Table, names: set[str]) -> ir.Table:
+        """``base`` with a true/false column per saved list the segment reads."""
+        from portraits.profile.spine import attach
+        from portraits.segments.audience import LISTS, list_columns
+        from portraits.segments.spec import list_field
+
+        if not names:
+            return base
+        engine = self._ws.engine
+        saved = set(engine.to_arrow(engine.table(LISTS).select("list").distinct())
+                    .column("list").to_pylist()) if engine.has_table(LISTS) else set()
+        for name in sorted(names - saved):
+            hint = did_you_mean(name, saved) or (
+                f"saved: {', '.join(sorted(saved))}" if saved else
+                "save one with ws.segments.save_list(...)")
+            raise SpecError([Problem(f"no saved list '{name}'", hint=hint)])
+        joined = attach(base, list_columns(engine.table(LISTS), names))
+        return joined.mutate(**{list_field(n): joined[list_field(n)].fill_null(False)
+                                for n in names})
+
+    def save_list(self, name: str, members: ir.Table | pa.Table, segment_id: str | None = None,
+                  names: Mapping[str, str] | None = None, description: str = "",
+                  replace: bool = False) -> Path:
+        """Save ``members`` as a static list and a segment over it (``segments/<id>.yaml``
+        with ``where: {list: name}``).
+
+        Args:
+            name: The list's id (lower-case letters, digits, _).
+            members: A table of ``customer_id`` (an Ibis or Arrow table), e.g. a cluster's.
+            segment_id: The segment's id; ``name`` when omitted.
+            names: ``{"en": ..., "zh-CN": ...}``; the id when omitted.
+            description: What the members have in common (a cluster's summary).
+            replace: Overwrite a segment of that id saved before (its list too).
+
+        Returns:
+            The segment file written.
+
+        Example:
+            >>> ws.segments.save_list("cluster_3", clustering.members(3),
+            ...     names={"en": "Young parents", "zh-CN": "年轻父母"})       # doctest: +SKIP
+        """
+        from portraits.segments.audience import save_list
+        from portraits.segments.spec import SegmentSpec
+
+        segment_id = segment_id or name
+        spec = SegmentSpec.model_validate({
+            "id": segment_id, "name": dict(names or {"en": segment_id, "zh-CN": segment_id}),
+            "description": description, "where": {"list": name}})
+        path = self._ws.root / "segments" / f"{segment_id}.yaml"
+        defined = self.catalog().get(segment_id)
+        if defined is not None and (not replace or Path(defined.file or "") != path):
+            raise PortraitsError(f"segment '{segment_id}' is already defined in "
+                                 f"{defined.file}; choose another id"
+                                 + (" or replace=True" if Path(defined.file or "") == path
+                                    else ""))
+        if path.exists() and defined is None:
+            raise PortraitsError(f"{path.name} already exists; choose another segment id")
+        save_list(self._ws.engine, name, members, self._ws.settings.current_time())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_segment_yaml(spec), encoding="utf-8")
+        self.get(segment_id)  # the file loads back
+        return path
+
+    def lists(self) -> ir.Table:
+        """Saved lists: ``list``, ``customers``, ``saved_at``."""
+        from portraits.segments.audience import LISTS
+
+        lists = self._ws.table(LISTS)
+        return lists.group_by("list").aggregate(customers=lists.count(),
+                                                saved_at=lists.saved_at.max())
 
     def members(self, segment: str | SegmentSpec | Segment,
                 as_of: datetime | None = None) -> ir.Table:
@@ -196,3 +269,22 @@ def _masked(data: pa.Table) -> pa.Table:
                                    pa.array(values, pa.string()))
     return data
 
+
+
+def _segment_yaml(spec: SegmentSpec) -> str:
+    """A segment file with one segment; a description of several lines as a block."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    item: dict[str, object] = {"id": spec.id, "name": {"en": spec.name.en,
+                                                      "zh-CN": spec.name.zh}}
+    if spec.description:
+        item["description"] = (LiteralScalarString(spec.description)
+                               if "\n" in spec.description else spec.description)
+    item["where"] = {"list": next(iter(spec.lists()))}
+    out = io.StringIO()
+    yaml = YAML()
+    yaml.dump({"segments": [item]}, out)
+    return out.getvalue()
