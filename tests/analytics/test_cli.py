@@ -74,3 +74,21 @@ def test_sentiment_stores_scores_the_profile_reads(shop: Shop, tmp_path: Path) -
     with shop.open() as ws:
         assert ws.engine.count(ws.table("review_sentiment")) == ws.engine.count(
             ws.table("reviews"))
+
+
+def test_describe_clusters_and_basket(shop: Shop, tmp_path: Path) -> None:
+    out = run("analyze", "describe", "young_mothers_tier1", "-p", str(shop.root), "--top", "8",
+              "--chart", str(tmp_path / "d.png"))
+    assert "×" in out and "•" in out
+    out = run("--lang", "zh-CN", "analyze", "clusters", "-p", str(shop.root), "--max-k", "5",
+              "--save", "1", "--segment-id", "cluster_one", "--out", str(tmp_path / "c.csv"))
+    assert "轮廓系数" in out and "cluster_one.yaml" in out
+    with shop.open() as ws:
+        clusters = pd.read_csv(tmp_path / "c.csv", encoding="utf-8-sig")
+        assert ws.segments.count("cluster_one", record=False) == int(clusters["size"].iloc[0])
+    out = run("analyze", "basket", "-p", str(shop.root), "--level", "category",
+              "--min-support", "0.01", "--top", "5")
+    assert "Lift" in out and "Substitutes" in out
+    result = runner.invoke(app, ["analyze", "basket", "-p", str(shop.root), "--min-support",
+                                 "2"], env=ENV)
+    assert result.exit_code == 2 and "min_support" in result.output

@@ -83,6 +83,8 @@ def _cell(value: Any, percent: bool) -> str:
 
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if isinstance(value, bool):
+        return "✓" if value else ""
     if percent:
         return f"{float(value):.1%}"
     if isinstance(value, float):
@@ -281,6 +283,126 @@ def retention(
     _run(action)
 
 
+
+@analyze_app.command("describe")
+def describe(
+    segment: Annotated[str, typer.Argument(help="A segment id (segments/*.yaml).")],
+    path: WorkspaceDir = Path("."),
+    top: Annotated[int, typer.Option(min=1, help="Features to print and chart.")] = 15,
+    chart: ChartFile = None, out: OutFile = None,
+) -> None:
+    """Describe a segment against the whole base: every profile field and tag, over- and
+    under-indexing ("Tier-1 cities ×1.8"), sorted by what distinguishes it most."""
+
+    def action() -> None:
+        console, lang = _console_lang()
+        with _open(path) as ws:
+            result = ws.analytics.describe(segment, top)
+        frame = result.top_features(top).copy()
+        frame.insert(0, "feature", [result.phrase(row, lang, detail=False)
+                                    for row in frame.to_dict("records")])
+        for side in ("segment", "base"):  # shares as percentages, means as numbers
+            frame[side] = [_cell(v, m == "share") for v, m in zip(frame[side], frame["measure"],
+                                                                  strict=True)]
+        print_frame(console, result.chart(lang).title, frame[
+            ["feature", "segment", "base", "index", "effect"]], lang)
+        for line in result.sentences(lang, 5):
+            console.print(f"• {line}")
+        save_outputs(console, result, lang, chart, out)
+
+    _run(action)
+
+
+@analyze_app.command("clusters")
+def clusters(
+    path: WorkspaceDir = Path("."),
+    k: Annotated[int | None, typer.Option(
+        help="Number of clusters; chosen by silhouette when omitted.")] = None,
+    min_k: Annotated[int, typer.Option(min=2, help="Smallest k to try.")] = 2,
+    max_k: Annotated[int, typer.Option(min=2, help="Largest k to try.")] = 8,
+    features: Annotated[str | None, typer.Option(
+        help="Comma-separated profile fields and tags to cluster on.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same clusters).")] = 42,
+    save: Annotated[int | None, typer.Option(
+        help="Save this cluster as a segment (with --segment-id).")] = None,
+    segment_id: Annotated[str | None, typer.Option(help="Id of the saved segment.")] = None,
+    replace: Annotated[bool, typer.Option(help="Replace a segment of that id.")] = False,
+    chart: ChartFile = None, out: OutFile = None,
+) -> None:
+    """Discover segments: k-means over profile features (numbers and categories weighted
+    alike), k chosen by silhouette, each cluster described in plain words; --save N
+    --segment-id ID keeps a cluster as a segment."""
+    if save is not None and not segment_id:
+        raise typer.BadParameter("--save needs --segment-id", param_hint="--segment-id")
+    chosen = [f.strip() for f in features.split(",") if f.strip()] if features else None
+
+    def action() -> None:
+        console, lang = _console_lang()
+        with _open(path) as ws, console.status("clustering"):
+            result = ws.analytics.clusters(k, (min_k, max_k), chosen, seed)
+            saved = (ws.analytics.save_cluster(result, save, segment_id or "", replace)
+                     if save is not None else None)
+        frame = result.selection()
+        print_frame(console, text("an.k_selection", lang), frame, lang)
+        for line in result.summary(lang):
+            console.print(f"• {line}")
+        console.print(result.takeaway(lang))
+        if saved is not None:
+            console.print(text("an.saved", lang, path=saved))
+        save_outputs(console, result, lang, chart, out)
+
+    _run(action)
+
+
+@analyze_app.command("basket")
+def basket(
+    path: WorkspaceDir = Path("."),
+    level: Annotated[str, typer.Option(
+        help="product, category or category_path.")] = "product",
+    min_support: Annotated[float, typer.Option(
+        help="Least share of baskets holding an itemset.")] = 0.001,
+    min_confidence: Annotated[float, typer.Option(help="Least confidence of a rule.")] = 0.0,
+    min_lift: Annotated[float, typer.Option(help="Least lift of a rule.")] = 1.0,
+    max_len: Annotated[int, typer.Option(min=2, help="Largest itemset.")] = 3,
+    top: Annotated[int, typer.Option(min=1, help="Rules to print and chart.")] = 10,
+    substitutes: Annotated[bool, typer.Option(
+        help="Also find substitutes (viewed together, rarely bought together).")] = True,
+    chart: ChartFile = None, out: OutFile = None,
+) -> None:
+    """Basket rules: bought together (support, confidence, lift) from paid orders, and
+    substitutes from product views."""
+    from portraits.analytics.basket import BasketSpec
+
+    def action() -> None:
+        console, lang = _console_lang()
+        spec = BasketSpec(level=level, min_support=min_support,  # type: ignore[arg-type]
+                          min_confidence=min_confidence, min_lift=min_lift, max_len=max_len,
+                          top=top)
+        with _open(path) as ws, console.status("mining baskets"):
+            result = ws.analytics.basket(spec, substitutes)
+        print_basket(console, result, lang, top)
+        if substitutes:
+            pairs = result.substitutes().head(top)[
+                ["name_a", "name_b", "category_a", "co_views", "co_purchases",
+                 "bought_together_share", "substitute_score"]]
+            print_frame(console, text("an.substitutes_title", lang), pairs, lang,
+                        percent=("bought_together_share",))
+        save_outputs(console, result, lang, chart, out)
+
+    _run(action)
+
+
+def print_basket(console: Console, result: Any, lang: Lang, top: int) -> None:
+    """The top rules by lift, and the takeaway."""
+    rules = result.to_pandas().head(top)
+    frame = rules.assign(antecedent=rules["antecedent_names"],
+                         consequent=rules["consequent_names"])[
+        ["antecedent", "consequent", "support", "confidence", "lift", "count"]]
+    print_frame(console, result.chart(lang).title, frame, lang,
+                percent=("support", "confidence"))
+    console.print(result.takeaway(lang))
+
+
 DEMO_FUNNEL = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
 
 
@@ -299,6 +421,7 @@ def demo_analytics(console: Console, ws: Workspace, lang: Lang) -> None:
     print_frame(console, repurchase.chart(lang).title, frame, lang,
                 percent=tuple(c for c in frame.columns if c not in ("cohort", "size")))
     console.print(repurchase.takeaway(lang))
+    print_basket(console, ws.analytics.basket(substitutes=False), lang, 10)
     voice = ws.analytics.sentiment(top=1)  # scores stored before the profiles: reused
     print_frame(console, voice.chart(lang).title, voice.to_pandas(), lang,
                 percent=("positive_share", "neutral_share", "negative_share"))

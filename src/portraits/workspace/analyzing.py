@@ -13,10 +13,16 @@ import ibis.expr.types as ir
 from portraits.errors import PortraitsError, did_you_mean
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from portraits.analytics.basket import BasketRules, BasketSpec
+    from portraits.analytics.clusters import Clustering
+    from portraits.analytics.describe import SegmentDescription
     from portraits.analytics.funnel import Exclusion, FunnelResult, Order
     from portraits.analytics.paths import PathResult
     from portraits.analytics.retention import Period, RetentionResult
     from portraits.analytics.sentiment import SentimentReport
+    from portraits.segments.spec import SegmentSpec
     from portraits.workspace.facade import Workspace
 
 CUSTOMER_ID = "customer_id"
@@ -48,6 +54,59 @@ class AnalyticsNamespace:
         if CUSTOMER_ID in stored.columns:
             return stored
         return ws.identity.attach(name)
+
+    def base(self) -> ir.Table:
+        """One row per customer: the profile with its tags (what describe and clusters
+        read)."""
+        ws = self._ws
+        return ws.profiles.table().join(ws.tags.table(), CUSTOMER_ID)
+
+    def _tag_names(self) -> dict[str, tuple[str, str]]:
+        """(English, Chinese) names of the workspace's tags, for plain words."""
+        return {t.id: (t.spec.name.en, t.spec.name.zh) for t in self._ws.tags.catalog()}
+
+    def describe(self, segment: str | SegmentSpec, top: int = 20) -> SegmentDescription:
+        """What distinguishes a segment from the whole base: shares and means of every
+        profile field and tag, with the index ("Tier-1 cities ×1.8"), ranked by effect
+        size (docs/analytics/describe.md)."""
+        from portraits.analytics.describe import analyze_description
+
+        chosen = self._ws.segments.get(segment)
+        return analyze_description(self._ws.segments.members(chosen), self.base(),
+                                   self._ws.engine.to_arrow, name=chosen.id, top=top,
+                                   names=self._tag_names())
+
+    def clusters(self, k: int | None = None, k_range: tuple[int, int] = (2, 8),
+                 features: Sequence[str] | None = None, seed: int = 42,
+                 sample: int = 10_000) -> Clustering:
+        """Discover segments: k-means over profile features with equal weights, k chosen
+        by silhouette, each cluster described in plain words (docs/analytics/clusters.md).
+        """
+        from portraits.analytics.clusters import analyze_clusters
+
+        return analyze_clusters(self.base(), self._ws.engine.to_arrow, k, k_range, features,
+                                seed, sample, names=self._tag_names())
+
+    def save_cluster(self, clustering: Clustering, cluster: int, segment_id: str,
+                     replace: bool = False) -> Path:
+        """Save one cluster's members as a segment (``segments/<id>.yaml`` over a saved
+        list), named and described by the cluster's plain-words summary."""
+        names, description = clustering.segment_texts(cluster)
+        return self._ws.segments.save_list(segment_id, clustering.members(cluster),
+                                           names=names, description=description,
+                                           replace=replace)
+
+    def basket(self, spec: BasketSpec | None = None,
+               substitutes: bool = True) -> BasketRules:
+        """Bought-together rules with support, confidence and lift from paid orders, and
+        substitutes (often viewed together, rarely bought together) from product views
+        (docs/analytics/basket.md)."""
+        from portraits.analytics.basket import BasketSpec, analyze_basket
+
+        ws = self._ws
+        events = self.table("events") if substitutes and ws.engine.has_table("events") else None
+        return analyze_basket(ws.table("order_items"), ws.table("orders"), ws.table("products"),
+                              spec or BasketSpec(), ws.engine.to_arrow, events=events)
 
     def funnel(self, steps: Sequence[str], window: timedelta = timedelta(days=14),
                order: Order = "sequential", exclusions: Sequence[Exclusion] = (),
