@@ -139,7 +139,8 @@ def test_nothing_frequent_still_counts_baskets(con: BaseBackend) -> None:
 
 @pytest.mark.parametrize(("field", "value", "says"), [
     ("min_support", 0, "above 0"), ("min_support", 1.5, "at most 1"),
-    ("min_support", 0.1234567891, "decimal places"), ("min_confidence", 2, "0 to 1"),
+    ("min_support", 0.1234567891, "decimal places"), ("min_support", True, "above 0"),
+    ("min_confidence", 2, "0 to 1"), ("min_lift", float("nan"), "from 0"),
     ("min_lift", -1, "from 0"), ("max_len", 6, "1 to 5"), ("max_len", 2.5, "whole"),
     ("top", 0, "from 1"), ("min_count", 0, "from 1"), ("min_co_views", True, "whole"),
     ("level", "produkt", "did you mean 'product'"),

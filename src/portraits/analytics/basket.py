@@ -18,6 +18,7 @@ together) are in :mod:`portraits.analytics.substitutes`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -121,14 +122,14 @@ class BasketSpec:
                 continue
             whole = isinstance(low, int) and not isinstance(low, float)
             ok = (isinstance(value, int if whole else Real) and not isinstance(value, bool)
-                  and (value >= low if closed else value > low)
+                  and math.isfinite(value) and (value >= low if closed else value > low)
                   and (high is None or value <= high))
             if not ok:
                 problems.append(Problem(f"must be {expected}, not {value!r}", field=name))
-        if isinstance(self.min_support, Real) and -Decimal(str(self.min_support)).as_tuple(
-                ).exponent > MAX_DIGITS:  # type: ignore[operator]
-            problems.append(Problem(f"has more than {MAX_DIGITS} decimal places: "
-                                    f"{self.min_support!r}", field="min_support"))
+            elif name == "min_support" and -int(Decimal(str(value)).as_tuple().exponent
+                                                 ) > MAX_DIGITS:
+                problems.append(Problem(f"has more than {MAX_DIGITS} decimal places: "
+                                        f"{value!r}", field=name))
         if not isinstance(self.excluded_statuses, tuple | list) or not all(
                 isinstance(s, str) for s in self.excluded_statuses):
             problems.append(Problem("must be a list of order statuses",
@@ -221,12 +222,29 @@ def frequent_itemsets(baskets: ir.Table, spec: BasketSpec,
         levels.append(tally.filter(_frequent(tally, spec)).select(*items, "count"))
         if k < spec.max_len:
             occurrences = found.semi_join(levels[-1], items)
+    width = spec.max_len
+    coded = ibis.union(*(level.select(
+        size=ibis.literal(k, "int64"),
+        **{f"i{j}": level[f"i{j}"] if j <= k else ibis.null("int64") for j in range(1, width + 1)},
+        count=level["count"].cast("int64")) for k, level in enumerate(levels, 1)),
+        distinct=False)
     lookup = codes.select("code", "item")
     lookup = (lookup.left_join(names, "item").select("code", "item", "name")
               if names is not None else lookup.mutate(name=lookup.item))
-    out = ibis.union(*(_decoded(level, k + 1, spec.max_len, lookup)
-                       for k, level in enumerate(levels)), distinct=False).cross_join(total)
+    out, decoded = coded, dict[str, ir.Value]()
+    for j in range(1, width + 1):  # codes back to items, with their names
+        code = lookup.view()
+        out = out.left_join(code, out[f"i{j}"] == code.code)
+        decoded |= {f"item_{j}": code.item, f"name_{j}": code.name}
+    out = out.select("size", **{c: decoded[c] for c in sorted(decoded, key=_position)},
+                     count=coded["count"]).cross_join(total)
     return out.mutate(support=out["count"].cast("float64") / out.baskets)
+
+
+def _position(column: str) -> tuple[str, int]:
+    """item_1, item_2, …, then name_1, name_2, …"""
+    kind, j = column.rsplit("_", 1)
+    return kind, int(j)
 
 
 def _frequent(counts: ir.Table, spec: BasketSpec) -> ir.BooleanValue:
@@ -249,20 +267,6 @@ def _extend(occurrences: ir.Table, k: int) -> ir.Table:
         left.order_id, *(left[f"i{j}"] for j in range(1, k)), **{f"i{k}": right[last]})
 
 
-def _decoded(level: ir.Table, size: int, longest: int, lookup: ir.Table) -> ir.Table:
-    out = level
-    for j in range(1, size + 1):
-        code = lookup.view()
-        out = out.join(code, out[f"i{j}"] == code.code).select(
-            *out.columns, **{f"item_{j}": code.item, f"name_{j}": code.name})
-    columns: dict[str, ir.Value] = {"size": ibis.literal(size, "int64")}
-    for j in range(1, longest + 1):
-        columns[f"item_{j}"] = out[f"item_{j}"] if j <= size else ibis.null("string")
-    for j in range(1, longest + 1):
-        columns[f"name_{j}"] = out[f"name_{j}"] if j <= size else ibis.null("string")
-    return out.select(**columns, count=out["count"].cast("int64"))
-
-
 def association_rules(itemsets: ir.Table, spec: BasketSpec) -> ir.Table:
     """Rules A → C from every split of each frequent itemset of two or more items.
 
@@ -273,7 +277,7 @@ def association_rules(itemsets: ir.Table, spec: BasketSpec) -> ir.Table:
 
     Returns:
         ``antecedent_1`` … and ``consequent_1`` … (items, null past the side's size),
-        their ``*_name_*``, ``antecedent_size``, ``consequent_size``, ``count``,
+        ``antecedent_size``, ``consequent_size``, ``count``,
         ``antecedent_count``, ``consequent_count``, ``baskets``, ``support``,
         ``confidence``, ``lift``, ``leverage`` and ``conviction`` (null when infinite).
     """
@@ -309,11 +313,9 @@ def _split(itemsets: ir.Table, size: int, antecedent: tuple[int, ...], width: in
     whole = itemsets.filter(itemsets["size"] == size)
     columns: dict[str, ir.Value] = {}
     for side, positions in (("antecedent", antecedent), ("consequent", consequent)):
-        for part, column in (("", "item"), ("_name", "name")):
-            for j in range(1, width + 1):
-                columns[f"{side}{part}_{j}"] = (whole[f"{column}_{positions[j - 1]}"]
-                                                if j <= len(positions)
-                                                else ibis.null("string"))
+        for j in range(1, width + 1):
+            columns[f"{side}_{j}"] = (whole[f"item_{positions[j - 1]}"]
+                                      if j <= len(positions) else ibis.null("string"))
     return whole.select(**columns, antecedent_size=ibis.literal(len(antecedent), "int64"),
                         consequent_size=ibis.literal(len(consequent), "int64"),
                         count=whole["count"], baskets=whole.baskets)
@@ -422,8 +424,8 @@ def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
 
         pairs = to_arrow(substitute_pairs(events, order_items, orders, products, spec)
                          ).to_pandas()
-    return BasketRules(spec, n, _rules_frame(rules, spec.max_len),
-                       _itemsets_frame(mined, spec.max_len), pairs)
+    itemsets = _itemsets_frame(mined, spec.max_len)
+    return BasketRules(spec, n, _rules_frame(rules, itemsets, spec.max_len), itemsets, pairs)
 
 
 def require_columns(table: ir.Table, columns: tuple[str, ...], name: str,
@@ -435,31 +437,20 @@ def require_columns(table: ir.Table, columns: tuple[str, ...], name: str,
                              f"{purpose} {', '.join(columns)}")
 
 
-def _sides(frame: pd.DataFrame, items: str, names: str,
-           width: int) -> tuple[list[tuple[str, ...]], list[str]]:
-    """Item tuples and ' + '-joined names from the columns ``{items}_1`` … and
-    ``{names}_1`` … (a missing name shows the item)."""
-    ids = frame[[f"{items}_{j}" for j in range(1, width + 1)]].to_numpy(dtype=object)
-    named = frame[[f"{names}_{j}" for j in range(1, width + 1)]].to_numpy(dtype=object)
-    tuples, labels = [], []
-    for row, row_names in zip(ids, named, strict=True):
-        kept = [(i, n if n is not None else i) for i, n in zip(row, row_names, strict=True)
-                if i is not None]
-        tuples.append(tuple(i for i, _ in kept))
-        labels.append(label("and").join(str(n) for _, n in kept))
-    return tuples, labels
-
-
 def _itemsets_frame(mined: pa.Table, longest: int) -> pd.DataFrame:
     import pandas as pd
 
     frame = mined.to_pandas()
-    itemsets, names = _sides(frame, "item", "name", longest)
-    out = pd.DataFrame({"itemset": pd.Series(itemsets, dtype=object),
-                        "names": pd.Series(names, dtype=object),
-                        "size": frame["size"].astype("int64"),
-                        "count": frame["count"].astype("int64"),
-                        "support": frame["support"].astype("float64")})
+    items = frame[[f"item_{j}" for j in range(1, longest + 1)]].to_numpy(dtype=object)
+    names = frame[[f"name_{j}" for j in range(1, longest + 1)]].to_numpy(dtype=object)
+    sets = [tuple(i for i in row if i is not None) for row in items]
+    out = pd.DataFrame({
+        "itemset": pd.Series(sets, dtype=object),
+        "names": [label("and").join(str(n if n is not None else i) for i, n in zip(
+            row, named, strict=True) if i is not None) for row, named in zip(
+            items, names, strict=True)],
+        "size": frame["size"].astype("int64"), "count": frame["count"].astype("int64"),
+        "support": frame["support"].astype("float64")})
     out = out.sort_values(["size", "count", "itemset"], ascending=[True, False, True])
     return out.reset_index(drop=True)
 
@@ -469,7 +460,9 @@ RULE_COLUMNS: Final = ("antecedent", "consequent", "antecedent_names", "conseque
                        "antecedent_count", "consequent_count", "baskets")
 
 
-def _rules_frame(rules: pa.Table | None, longest: int) -> pd.DataFrame:
+def _rules_frame(rules: pa.Table | None, itemsets: pd.DataFrame,
+                 longest: int) -> pd.DataFrame:
+    """The rules with tuples of items and their names (from the single-item itemsets)."""
     import numpy as np
     import pandas as pd
 
@@ -477,12 +470,15 @@ def _rules_frame(rules: pa.Table | None, longest: int) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=object if i < 4 else "float64")
                              for i, c in enumerate(RULE_COLUMNS)})
     frame = rules.to_pandas()
-    antecedent, antecedent_names = _sides(frame, "antecedent", "antecedent_name", longest - 1)
-    consequent, consequent_names = _sides(frame, "consequent", "consequent_name", longest - 1)
-    out = pd.DataFrame({"antecedent": pd.Series(antecedent, dtype=object),
-                        "consequent": pd.Series(consequent, dtype=object),
-                        "antecedent_names": antecedent_names,
-                        "consequent_names": consequent_names})
+    singles = itemsets[itemsets["size"] == 1]
+    name = dict(zip((s[0] for s in singles["itemset"]), singles["names"], strict=True))
+    out = pd.DataFrame(index=frame.index)
+    for side in ("antecedent", "consequent"):
+        items = frame[[f"{side}_{j}" for j in range(1, longest)]].to_numpy(dtype=object)
+        sets = [tuple(i for i in row if i is not None) for row in items]
+        out[side] = pd.Series(sets, dtype=object, index=frame.index)
+        out[f"{side}_names"] = [label("and").join(name[i] for i in s) for s in sets]
+    out = out[list(RULE_COLUMNS[:4])]
     for column in RULE_COLUMNS[4:]:
         out[column] = frame[column]
     out["conviction"] = out["conviction"].astype("float64").fillna(np.inf)
