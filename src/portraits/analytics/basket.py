@@ -201,7 +201,8 @@ def frequent_itemsets(baskets: ir.Table, spec: BasketSpec,
         ``name_k``, ``count``, ``baskets`` (N) and ``support``.
     """
     total = baskets.aggregate(baskets=ibis._.count())
-    held = baskets.select("order_id", item=baskets["items"].unnest())
+    listed = baskets.view()  # so that the baskets are computed once, for N and the items
+    held = listed.select("order_id", item=listed["items"].unnest())
     counts = held.group_by("item").aggregate(count=ibis._.count()).cross_join(total)
     singles = counts.filter(_frequent(counts, spec))
     codes = singles.mutate(code=ibis.row_number().over(order_by=singles.item))
