@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+import ibis
 import pytest
+from ibis.backends import BaseBackend
 
 from portraits.settings import Settings
 
@@ -18,6 +20,14 @@ WorkspaceFactory = Callable[..., Path]
 def settings() -> Settings:
     """Settings with "now" pinned, so future/past rules give the same answer every day."""
     return Settings(now=NOW, lang="en")
+
+
+@pytest.fixture
+def con() -> Iterator[BaseBackend]:
+    """An in-memory DuckDB connection."""
+    connection = ibis.duckdb.connect()
+    yield connection
+    connection.disconnect()
 
 
 @pytest.fixture

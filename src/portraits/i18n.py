@@ -237,8 +237,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "an.funnel_takeaway": ("{rate:.1%} of {people:,} people who did {first} reached {last} "
                            "within {window}; the largest drop is {a} → {b} ({lost:,} people, "
                            "{drop:.1%}).",
-                           "在 {people:,} 位「{first}」的用户中，{rate:.1%} 在 {window}内到达"
-                           "「{last}」；流失最多的一步是「{a}」→「{b}」（{lost:,} 人，{drop:.1%}）。"),
+                           "在 {people:,} 位「{first}」的用户中，{rate:.1%} 在 {window}内"
+                           "到达「{last}」；流失最多的一步是「{a}」→「{b}」"
+                           "（{lost:,} 人，{drop:.1%}）。"),
     "an.funnel_takeaway_groups": ("Conversion to {last} is highest for {best} ({best_rate:.1%}) "
                                   "and lowest for {worst} ({worst_rate:.1%}).",
                                   "完成 {last} 的转化率：{best} 最高（{best_rate:.1%}），"

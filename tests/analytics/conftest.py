@@ -4,15 +4,12 @@ profiles and tags are built once (customer ids from the planted truth)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import ibis
 import pytest
-from ibis.backends import BaseBackend
 
 from portraits.settings import Settings
 from portraits.synth import generate
@@ -23,14 +20,6 @@ from tests.profile.truth_ids import profile_from_truth, truth_inputs
 
 END = date(2026, 11, 1)
 PEOPLE = 1500
-
-
-@pytest.fixture
-def con() -> Iterator[BaseBackend]:
-    """An in-memory DuckDB connection."""
-    connection = ibis.duckdb.connect()
-    yield connection
-    connection.disconnect()
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,12 @@ with its profiles built once (customer ids from the planted truth)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import ibis
 import pandas as pd
 import pytest
-from ibis.backends import BaseBackend
 
 from portraits.profile import build_profiles, profile_interests
 from portraits.settings import Settings
@@ -23,14 +20,6 @@ from tests.profile.truth_ids import truth_inputs, truth_people
 
 END = date(2026, 11, 1)
 PEOPLE = 600
-
-
-@pytest.fixture
-def con() -> Iterator[BaseBackend]:
-    """An in-memory DuckDB connection."""
-    connection = ibis.duckdb.connect()
-    yield connection
-    connection.disconnect()
 
 
 @dataclass(frozen=True)
