@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from portraits.cli.main import app
@@ -15,6 +17,14 @@ from tests.conftest import NOW
 runner = CliRunner()
 ENV = {"PORTRAITS_NOW": NOW.isoformat(), "COLUMNS": "200"}
 STEPS = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+
+
+@pytest.fixture
+def own_shop(shop: Shop, tmp_path: Path) -> Shop:
+    """A copy of the shop for a test that writes to it (saved lists, stored scores)."""
+    root = tmp_path / "shop"
+    shutil.copytree(shop.root, root, symlinks=True)
+    return Shop(root, shop.truth)
 
 
 def run(*args: str) -> str:
@@ -67,7 +77,8 @@ def test_paths_and_retention(shop: Shop, tmp_path: Path) -> None:
     assert len(pd.read_excel(tmp_path / "r.xlsx")) > 3
 
 
-def test_sentiment_stores_scores_the_profile_reads(shop: Shop, tmp_path: Path) -> None:
+def test_sentiment_stores_scores_the_profile_reads(own_shop: Shop, tmp_path: Path) -> None:
+    shop = own_shop
     out = run("--lang", "zh-CN", "analyze", "sentiment", "-p", str(shop.root), "--min-count",
               "2", "--chart", str(tmp_path / "s.png"))
     assert "痛点" in out and "尺码" in out
@@ -76,7 +87,8 @@ def test_sentiment_stores_scores_the_profile_reads(shop: Shop, tmp_path: Path) -
             ws.table("reviews"))
 
 
-def test_describe_clusters_and_basket(shop: Shop, tmp_path: Path) -> None:
+def test_describe_clusters_and_basket(own_shop: Shop, tmp_path: Path) -> None:
+    shop = own_shop
     out = run("analyze", "describe", "young_mothers_tier1", "-p", str(shop.root), "--top", "8",
               "--chart", str(tmp_path / "d.png"))
     assert "×" in out and "•" in out
