@@ -8,12 +8,20 @@ support(C), **leverage** = support(A ∪ C) − support(A) · support(C), **conv
 (1 − support(C)) / (1 − confidence). docs/analytics/basket.md has every detail (statuses,
 levels, thresholds).
 
-Mining is relational and level-wise (Apriori): items are counted by a group-by; the
-frequent ones get small integer codes; pairs come from a self-join of each basket's
-frequent items (a < b), triples from joining the occurrences of frequent pairs that share
-their first item, and so on up to ``max_len``. Every step is an Ibis expression, so the
-same code runs on DuckDB and on Spark. Substitutes (viewed together, rarely bought
-together) are in :mod:`portraits.analytics.substitutes`.
+Two miners find the same itemsets with the same counts (``BasketSpec.method``):
+
+- ``matrix`` (the default on one machine): one query fetches the paid order lines as
+  (basket number, item); they become a sparse basket × item matrix that is counted level
+  by level in NumPy (:mod:`portraits.analytics.itemsets`), and the rules are computed from
+  the itemsets' counts in NumPy;
+- ``relational`` (the default on Spark, where the lines should stay distributed): mining is
+  level-wise (Apriori) in Ibis expressions. Items are counted by a group-by; the frequent
+  ones get small integer codes; pairs come from a self-join of each basket's frequent items
+  (a < b), triples from joining the occurrences of frequent pairs that share their first
+  item, and so on up to ``max_len``; the rules are a query on the itemsets.
+
+Substitutes (viewed together, rarely bought together) are in
+:mod:`portraits.analytics.substitutes`.
 """
 
 from __future__ import annotations
@@ -38,11 +46,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from portraits.analytics.chart import Chart
+    from portraits.analytics.itemsets import Mined
 
 Level = Literal["product", "category", "category_path"]
 Within = Literal["category", "category_path", "any"]
+Method = Literal["auto", "matrix", "relational"]
 LEVELS: Final = get_args(Level)
 WITHIN: Final = get_args(Within)
+METHODS: Final = get_args(Method)
 EXCLUDED_STATUSES: Final = ("cancelled", "canceled", "refunded", "returned")
 LONGEST: Final = 5  # rules per itemset grow as 2^k; longer itemsets are rarely read
 MAX_DIGITS: Final = 9  # min_support × N stays exact in 64-bit integers up to 10^9 baskets
@@ -88,6 +99,9 @@ class BasketSpec:
         min_co_views: Substitutes: sessions that viewed both products, at least.
         substitutes_within: Substitutes: both products in the same ``category``, the same
             ``category_path``, or ``any``.
+        method: How itemsets are mined: ``matrix`` (the lines fetched once, counted in
+            memory), ``relational`` (on the engine), or ``auto`` (``relational`` on Spark,
+            ``matrix`` elsewhere). Both give the same result.
 
     Example:
         >>> BasketSpec(min_support=0.01, max_len=2).level
@@ -104,10 +118,12 @@ class BasketSpec:
     excluded_statuses: tuple[str, ...] = EXCLUDED_STATUSES
     min_co_views: int = 3
     substitutes_within: Within = "category"
+    method: Method = "auto"
 
     def __post_init__(self) -> None:
         problems = [*_choice("level", self.level, LEVELS),
-                    *_choice("substitutes_within", self.substitutes_within, WITHIN)]
+                    *_choice("substitutes_within", self.substitutes_within, WITHIN),
+                    *_choice("method", self.method, METHODS)]
         checks = (
             ("min_support", self.min_support, 0.0, 1.0, False, "a share of baskets above 0 "
              "and at most 1 (0.001 is one basket in a thousand)"),
@@ -156,24 +172,42 @@ def paid_orders(orders: ir.Table, spec: BasketSpec) -> ir.Table:
         "order_id")
 
 
-def baskets(order_items: ir.Table, orders: ir.Table, products: ir.Table,
-            spec: BasketSpec) -> ir.Table:
-    """One row per paid order with an item: ``order_id`` and ``items``, its distinct
-    items at ``spec.level`` (lines with a zero or negative quantity left out)."""
+def basket_lines(order_items: ir.Table, products: ir.Table, spec: BasketSpec) -> ir.Table:
+    """``order_id``, ``item``: the order lines with an item at ``spec.level`` (lines with a
+    zero or negative quantity left out), of every order."""
     lines = order_items.filter(order_items.product_id.notnull())
     if "quantity" in order_items.columns:
         lines = lines.filter(lines.quantity.isnull() | (lines.quantity > 0))
     if spec.level == "product":
-        lines = lines.select("order_id", item=lines.product_id)
-    else:
-        require_columns(products, (spec.level,), "products")
-        catalogue = products.select("product_id", item=products[spec.level])
-        lines = lines.join(catalogue.filter(catalogue.item.notnull()), "product_id").select(
-            "order_id", "item")
+        return lines.select("order_id", item=lines.product_id)
+    require_columns(products, (spec.level,), "products")
+    catalogue = products.select("product_id", item=products[spec.level])
+    return lines.join(catalogue.filter(catalogue.item.notnull()), "product_id").select(
+        "order_id", "item")
+
+
+def baskets(order_items: ir.Table, orders: ir.Table, products: ir.Table,
+            spec: BasketSpec) -> ir.Table:
+    """One row per paid order with an item: ``order_id`` and ``items``, its distinct
+    items at ``spec.level`` (lines with a zero or negative quantity left out)."""
+    lines = basket_lines(order_items, products, spec)
     # Grouping the lines by order first is far cheaper than a distinct over the
     # (order, item) pairs, and leaves fewer rows to match against the paid orders.
     grouped = lines.group_by("order_id").aggregate(items=lines.item.collect(distinct=True))
     return grouped.semi_join(paid_orders(orders, spec), "order_id")
+
+
+def basket_items(order_items: ir.Table, orders: ir.Table, products: ir.Table,
+                 spec: BasketSpec) -> ir.Table:
+    """One row per line of a paid order with an item (an item on two lines of an order
+    gives two rows): ``basket``, a number per paid order (int32, from 0), and ``item``.
+
+    The orders are numbered on the engine, so that the miner receives integers rather than
+    order ids to group (the numbering needs no order: any one will do)."""
+    paid = paid_orders(orders, spec).distinct()
+    paid = paid.mutate(basket=ibis.row_number().cast("int32"))
+    lines = basket_lines(order_items, products, spec)
+    return lines.join(paid, "order_id").select("basket", "item")
 
 
 def item_names(products: ir.Table, level: Level) -> ir.Table:
@@ -256,6 +290,13 @@ def _frequent(counts: ir.Table, spec: BasketSpec) -> ir.BooleanValue:
     return kept & (count >= spec.min_count) if spec.min_count else kept
 
 
+def min_basket_count(baskets: int, spec: BasketSpec) -> int:
+    """The smallest frequent count: ⌈min_support × N⌉, exactly (as :func:`_frequent`), and
+    at least ``min_count`` and 1."""
+    m, d = Decimal(str(spec.min_support)).as_integer_ratio()
+    return max(-(-baskets * m // d), spec.min_count or 1, 1)
+
+
 def _extend(occurrences: ir.Table, k: int) -> ir.Table:
     """Occurrences of k-item candidates: two (k-1)-itemsets in one basket that share
     their first k-2 items (every frequent k-itemset is found this way)."""
@@ -312,11 +353,12 @@ def _split(itemsets: ir.Table, size: int, antecedent: tuple[int, ...], width: in
     """The rules of one itemset size and one choice of antecedent positions."""
     consequent = tuple(p for p in range(1, size + 1) if p not in antecedent)
     whole = itemsets.filter(itemsets["size"] == size)
+    kind = whole["item_1"].type()  # items need not be strings
     columns: dict[str, ir.Value] = {}
     for side, positions in (("antecedent", antecedent), ("consequent", consequent)):
         for j in range(1, width + 1):
             columns[f"{side}_{j}"] = (whole[f"item_{positions[j - 1]}"]
-                                      if j <= len(positions) else ibis.null("string"))
+                                      if j <= len(positions) else ibis.null(kind))
     return whole.select(**columns, antecedent_size=ibis.literal(len(antecedent), "int64"),
                         consequent_size=ibis.literal(len(consequent), "int64"),
                         count=whole["count"], baskets=whole.baskets)
@@ -392,7 +434,8 @@ class BasketRules(Analysis):
 
 def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
                    spec: BasketSpec, to_arrow: Callable[[ir.Table], pa.Table],
-                   events: ir.Table | None = None) -> BasketRules:
+                   events: ir.Table | None = None, *,
+                   engine_kind: str | None = None) -> BasketRules:
     """Mine bought-together rules from paid orders (and substitutes from views).
 
     Args:
@@ -404,6 +447,8 @@ def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
         spec: Level and thresholds.
         to_arrow: Executes an expression (the engine's ``to_arrow``).
         events: Events with ``customer_id`` (``Product Viewed``) for substitutes.
+        engine_kind: The engine's name (``duckdb``, ``spark``): with ``method="auto"``,
+            Spark mines on the engine, anything else (or ``None``) in memory.
 
     Returns:
         The frequent itemsets and rules (and substitutes when events are given).
@@ -411,14 +456,16 @@ def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
     require_columns(order_items, ("order_id", "product_id"), "order_items")
     require_columns(orders, ("order_id",), "orders")
     require_columns(products, ("product_id",), "products")
-    kept = baskets(order_items, orders, products, spec)
-    mined = to_arrow(frequent_itemsets(kept, spec, item_names(products, spec.level)))
-    if mined.num_rows:
-        n = int(mined.column("baskets")[0].as_py())
-    else:
-        n = int(to_arrow(kept.aggregate(baskets=kept.count())).column(0)[0].as_py())
-    rules = (to_arrow(association_rules(ibis.memtable(mined), spec))
-             if spec.max_len >= 2 and mined.num_rows else None)
+    mined, n, found = mine_itemsets(order_items, orders, products, spec, to_arrow,
+                                    mining_method(spec, engine_kind))
+    rules = None
+    if spec.max_len >= 2 and mined.num_rows:
+        if found is not None:
+            from portraits.analytics.itemsets import rules_of
+
+            rules = rules_of(found, spec)
+        else:
+            rules = to_arrow(association_rules(ibis.memtable(mined), spec))
     pairs = None
     if events is not None:
         from portraits.analytics.substitutes import substitute_pairs
@@ -427,6 +474,43 @@ def analyze_basket(order_items: ir.Table, orders: ir.Table, products: ir.Table,
                          ).to_pandas()
     itemsets = _itemsets_frame(mined, spec.max_len)
     return BasketRules(spec, n, _rules_frame(rules, itemsets, spec.max_len), itemsets, pairs)
+
+
+def mine_itemsets(order_items: ir.Table, orders: ir.Table, products: ir.Table,
+                  spec: BasketSpec, to_arrow: Callable[[ir.Table], pa.Table],
+                  method: Literal["matrix", "relational"] = "matrix", named: bool = True
+                  ) -> tuple[pa.Table, int, Mined | None]:
+    """The frequent itemsets (as from :func:`frequent_itemsets`) and N, by either miner;
+    the matrix miner's result also gives the rules
+    (:func:`portraits.analytics.itemsets.rules_of`).
+
+    With ``named``, the product level reads the products' names (the matrix miner in a
+    query of its own); otherwise every item names itself. Apart from that, each miner runs
+    one query: the matrix miner's fetches the paid lines as basket numbers and items, the
+    relational miner's mines on the engine (and a second one counts N when no item is
+    frequent).
+    """
+    names = item_names(products, spec.level) if named and spec.level == "product" else None
+    if method == "matrix":
+        from portraits.analytics.itemsets import mine
+
+        lines = to_arrow(basket_items(order_items, orders, products, spec))
+        found = mine(lines, to_arrow(names) if names is not None else None, spec)
+        return found.table, found.baskets, found
+    kept = baskets(order_items, orders, products, spec)
+    mined = to_arrow(frequent_itemsets(kept, spec, names))
+    if mined.num_rows:
+        return mined, int(mined.column("baskets")[0].as_py()), None
+    return mined, int(to_arrow(kept.aggregate(baskets=kept.count())).column(0)[0].as_py()), None
+
+
+def mining_method(spec: BasketSpec, engine_kind: str | None) -> Literal["matrix",
+                                                                         "relational"]:
+    """The miner to use: the spec's, or for ``auto`` the relational one on Spark (the lines
+    stay distributed) and the matrix one elsewhere (faster on one machine)."""
+    if spec.method != "auto":
+        return spec.method
+    return "relational" if engine_kind == "spark" else "matrix"
 
 
 def require_columns(table: ir.Table, columns: tuple[str, ...], name: str,
@@ -441,7 +525,7 @@ def require_columns(table: ir.Table, columns: tuple[str, ...], name: str,
 def _itemsets_frame(mined: pa.Table, longest: int) -> pd.DataFrame:
     import pandas as pd
 
-    frame = mined.to_pandas()
+    frame = mined.to_pandas(integer_object_nulls=True)  # integer items stay whole
     items = frame[[f"item_{j}" for j in range(1, longest + 1)]].to_numpy(dtype=object)
     names = frame[[f"name_{j}" for j in range(1, longest + 1)]].to_numpy(dtype=object)
     sets = [tuple(i for i in row if i is not None) for row in items]
@@ -470,7 +554,7 @@ def _rules_frame(rules: pa.Table | None, itemsets: pd.DataFrame,
     if rules is None or not rules.num_rows:
         return pd.DataFrame({c: pd.Series(dtype=object if i < 4 else "float64")
                              for i, c in enumerate(RULE_COLUMNS)})
-    frame = rules.to_pandas()
+    frame = rules.to_pandas(integer_object_nulls=True)
     singles = itemsets[itemsets["size"] == 1]
     name = dict(zip((s[0] for s in singles["itemset"]), singles["names"], strict=True))
     out = pd.DataFrame(index=frame.index)
