@@ -99,7 +99,7 @@ def test_describe_clusters_and_basket(own_shop: Shop, tmp_path: Path) -> None:
         clusters = pd.read_csv(tmp_path / "c.csv", encoding="utf-8-sig")
         assert ws.segments.count("cluster_one", record=False) == int(clusters["size"].iloc[0])
     out = run("analyze", "basket", "-p", str(shop.root), "--level", "category",
-              "--min-support", "0.01", "--top", "5")
+              "--min-support", "0.01", "--top", "5", "--method", "relational")
     assert "Lift" in out and "Substitutes" in out
     result = runner.invoke(app, ["analyze", "basket", "-p", str(shop.root), "--min-support",
                                  "2"], env=ENV)

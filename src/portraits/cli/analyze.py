@@ -365,6 +365,9 @@ def basket(
     min_lift: Annotated[float, typer.Option(help="Least lift of a rule.")] = 1.0,
     max_len: Annotated[int, typer.Option(min=2, help="Largest itemset.")] = 3,
     top: Annotated[int, typer.Option(min=1, help="Rules to print and chart.")] = 10,
+    method: Annotated[str, typer.Option(
+        help="auto (sparse matrices on one machine, relational on Spark), matrix or "
+             "relational.")] = "auto",
     substitutes: Annotated[bool, typer.Option(
         help="Also find substitutes (viewed together, rarely bought together).")] = True,
     chart: ChartFile = None, out: OutFile = None,
@@ -377,7 +380,7 @@ def basket(
         console, lang = _console_lang()
         spec = BasketSpec(level=level, min_support=min_support,  # type: ignore[arg-type]
                           min_confidence=min_confidence, min_lift=min_lift, max_len=max_len,
-                          top=top)
+                          top=top, method=method)  # type: ignore[arg-type]
         with _open(path) as ws, console.status("mining baskets"):
             result = ws.analytics.basket(spec, substitutes)
         print_basket(console, result, lang, top)

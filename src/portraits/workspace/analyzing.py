@@ -100,13 +100,15 @@ class AnalyticsNamespace:
                substitutes: bool = True) -> BasketRules:
         """Bought-together rules with support, confidence and lift from paid orders, and
         substitutes (often viewed together, rarely bought together) from product views
-        (docs/analytics/basket.md)."""
+        (docs/analytics/basket.md). On one machine the itemsets are counted with sparse
+        matrices; on Spark relationally, on the cluster."""
         from portraits.analytics.basket import BasketSpec, analyze_basket
 
         ws = self._ws
         events = self.table("events") if substitutes and ws.engine.has_table("events") else None
         return analyze_basket(ws.table("order_items"), ws.table("orders"), ws.table("products"),
-                              spec or BasketSpec(), ws.engine.to_arrow, events=events)
+                              spec or BasketSpec(), ws.engine.to_arrow, events=events,
+                              engine_kind=ws.engine.name)
 
     def funnel(self, steps: Sequence[str], window: timedelta = timedelta(days=14),
                order: Order = "sequential", exclusions: Sequence[Exclusion] = (),
