@@ -426,8 +426,9 @@ def demo_analytics(console: Console, ws: Workspace, lang: Lang) -> None:
     console.print(repurchase.takeaway(lang))
     print_basket(console, ws.analytics.basket(substitutes=False), lang, 10)
     voice = ws.analytics.sentiment(top=1)  # scores stored before the profiles: reused
-    print_frame(console, voice.chart(lang).title, voice.to_pandas(), lang,
-                percent=("positive_share", "neutral_share", "negative_share"))
+    print_frame(console, voice.chart(lang).title, voice.to_pandas()[
+        ["category", "reviews", "negative_share", "mean_rating", "top_complaint"]], lang,
+        percent=("negative_share",), limit=8)
 
 
 @analyze_app.command("sentiment")
