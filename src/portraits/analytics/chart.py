@@ -12,6 +12,7 @@ ships inside the ``mplfonts`` wheel is registered (nothing is downloaded).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -84,12 +85,9 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height))
 
 
-_FONT_READY: list[bool] = []
-
-
+@functools.cache
 def _use_cjk_font() -> None:
-    if _FONT_READY:
-        return
+    """Register the CJK font once per process."""
     import matplotlib as mpl
     from matplotlib import font_manager
 
@@ -103,7 +101,6 @@ def _use_cjk_font() -> None:
         mpl.rcParams["font.sans-serif"] = ["DejaVu Sans"]
     mpl.rcParams["font.family"] = "sans-serif"
     mpl.rcParams["axes.unicode_minus"] = False
-    _FONT_READY.append(True)
 
 
 def _draw(ax: Axes, option: dict[str, Any]) -> None:

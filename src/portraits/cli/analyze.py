@@ -17,6 +17,7 @@ from portraits.i18n import Lang, text
 if TYPE_CHECKING:
     import pandas as pd
 
+    from portraits.analytics.funnel import Exclusion
     from portraits.analytics.result import Analysis
     from portraits.workspace.facade import Workspace
 
@@ -70,8 +71,8 @@ def print_frame(console: Console, title: str, frame: pd.DataFrame, lang: Lang,
     table = Table(title=title, title_justify="left")
     for column in frame.columns:
         numeric = frame[column].dtype.kind in "iuf"
-        table.add_column(text(f"an.{column}", lang) if f"an.{column}" in _KNOWN else
-                         str(column), justify="right" if numeric else "left")
+        # text() gives the column's own name back when it has no translation.
+        table.add_column(text(f"an.{column}", lang), justify="right" if numeric else "left")
     for row in frame.head(limit).itertuples(index=False):
         table.add_row(*(_cell(v, c in percent) for v, c in zip(row, frame.columns,
                                                                 strict=True)))
@@ -94,17 +95,8 @@ def _cell(value: Any, percent: bool) -> str:
     return str(value)
 
 
-def _known() -> frozenset[str]:
-    from portraits.i18n import MESSAGES
-
-    return frozenset(k for k in MESSAGES if k.startswith("an."))
-
-
-_KNOWN = _known()
-
-
 def save_outputs(console: Console, result: Analysis, lang: Lang, chart: Path | None,
-                 out: Path | None, frame: pd.DataFrame | None = None) -> None:
+                 out: Path | None) -> None:
     """Write the chart and the table where asked, and say where."""
     if chart is not None:
         if chart.suffix.lower() == ".json":
@@ -119,7 +111,7 @@ def save_outputs(console: Console, result: Analysis, lang: Lang, chart: Path | N
                 raise PortraitsError(str(exc)) from None
         console.print(text("an.saved", lang, path=chart))
     if out is not None:
-        write_table(frame if frame is not None else result.to_pandas(), out)
+        write_table(result.to_pandas(), out)
         console.print(text("an.saved", lang, path=out))
 
 
@@ -176,7 +168,7 @@ def funnel(
     _run(action)
 
 
-def _exclusion(value: str) -> Any:
+def _exclusion(value: str) -> Exclusion:
     from portraits.analytics.funnel import Exclusion
 
     found = re.match(r"^(.+):(\d+)-(\d+)$", value)
