@@ -1,0 +1,35 @@
+"""What every model reads: the canonical tables with each record's ``customer_id``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ibis.expr.types as ir
+import pyarrow as pa
+
+ToArrow = Callable[[ir.Table], pa.Table]
+
+
+@dataclass(frozen=True)
+class PredictInputs:
+    """Canonical tables as Ibis expressions on one engine.
+
+    Attributes:
+        orders: Orders with ``customer_id`` (every status; models drop cancelled and
+            refunded ones themselves, see ``portraits.profile.consumption``).
+        order_items: Order lines.
+        products: The catalogue (``category``, ``category_path``, ``brand``, ``price``,
+            ``launched_at``).
+        events: Events with ``customer_id``; None when the workspace has none.
+        profiles: The stored profiles (one row per customer); None before they are built.
+        interests: ``profile_interests`` (customer, category, affinity, rank); None
+            before profiles are built.
+    """
+
+    orders: ir.Table
+    order_items: ir.Table
+    products: ir.Table
+    events: ir.Table | None = None
+    profiles: ir.Table | None = None
+    interests: ir.Table | None = None
