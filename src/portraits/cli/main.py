@@ -18,6 +18,7 @@ from rich.console import Console
 
 from portraits.cli.analyze import analyze_app
 from portraits.cli.identity import identity_app
+from portraits.cli.predict import predict_app
 from portraits.cli.profile import profile_app
 from portraits.cli.tags import segment_app, tags_app
 from portraits.errors import PortraitsError
@@ -42,6 +43,7 @@ app.add_typer(profile_app)
 app.add_typer(tags_app)
 app.add_typer(segment_app)
 app.add_typer(analyze_app)
+app.add_typer(predict_app)
 
 
 def lang() -> Lang:

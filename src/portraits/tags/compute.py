@@ -15,6 +15,7 @@ from typing import Final
 import ibis
 import ibis.expr.types as ir
 
+from portraits.predict.store import PREDICTION_FIELDS
 from portraits.profile.consumption import counted, person_orders
 from portraits.profile.rfm import RFM_FIELDS, RfmSpec, rfm_scores
 from portraits.profile.schema import CUSTOMER_ID, FIELD_VALUES, PROFILE_FIELDS
@@ -31,9 +32,11 @@ _KINDS: Final[dict[str, expr.Kind]] = {"string": "string", "int64": "number",
 
 
 def tag_fields() -> dict[str, expr.Kind]:
-    """Every field a tag condition may read besides tags: profile fields and RFM."""
+    """Every field a tag condition may read besides tags: profile fields, RFM and
+    predictions (null until ``portraits predict score`` ran)."""
     fields = {f.name: _KINDS[f.dtype] for f in PROFILE_FIELDS}
     fields.update({name: kind for name, (kind, _, _) in RFM_FIELDS.items()})  # type: ignore[misc]
+    fields.update({f.name: f.kind for f in PREDICTION_FIELDS})
     return fields
 
 

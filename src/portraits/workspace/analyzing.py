@@ -56,10 +56,10 @@ class AnalyticsNamespace:
         return ws.identity.attach(name)
 
     def base(self) -> ir.Table:
-        """One row per customer: the profile with its tags (what describe and clusters
-        read)."""
+        """One row per customer: the profile with its predictions and tags (what describe
+        and clusters read)."""
         ws = self._ws
-        return ws.profiles.table().join(ws.tags.table(), CUSTOMER_ID)
+        return ws.profiles.with_predictions().join(ws.tags.table(), CUSTOMER_ID)
 
     def _tag_names(self) -> dict[str, tuple[str, str]]:
         """(English, Chinese) names of the workspace's tags, for plain words."""

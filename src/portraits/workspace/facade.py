@@ -25,6 +25,7 @@ from portraits.ingest.quality import LoadReport
 from portraits.settings import Settings, get_settings
 from portraits.workspace.analyzing import AnalyticsNamespace
 from portraits.workspace.loader import SPEC_FILE, load_spec
+from portraits.workspace.predicting import PredictNamespace
 from portraits.workspace.scaffold import create_workspace
 from portraits.workspace.segmenting import SegmentsNamespace
 from portraits.workspace.spec import DuckDBEngineSpec, SparkEngineSpec, WorkspaceSpec
@@ -61,6 +62,7 @@ class Workspace:
         self.tags = TagsNamespace(self)
         self.segments = SegmentsNamespace(self)
         self.analytics = AnalyticsNamespace(self)
+        self.predict = PredictNamespace(self)
 
     @classmethod
     def init(cls, path: str | Path, force: bool = False) -> Workspace:
@@ -232,6 +234,20 @@ class ProfilesNamespace:
     def table(self) -> ir.Table:
         """The stored profiles."""
         return self._ws.table(self.TABLE)
+
+    def with_predictions(self) -> ir.Table:
+        """The stored profiles with a column per prediction field (``churn_risk``,
+        ``clv``, ``next_category``…; null before ``portraits predict score``): the base
+        tags, segments and exports read."""
+        from portraits.predict.store import PREDICTIONS, null_columns, prediction_columns
+        from portraits.profile.spine import attach
+
+        profiles = self.table()
+        engine = self._ws.engine
+        scored = prediction_columns(engine.table(PREDICTIONS)
+                                    if engine.has_table(PREDICTIONS) else None)
+        return (attach(profiles, scored) if scored is not None
+                else profiles.mutate(**null_columns()))
 
     def interests(self) -> ir.Table:
         """The stored interest affinities (customer, category, affinity, rank)."""

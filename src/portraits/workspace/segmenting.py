@@ -94,7 +94,8 @@ class SegmentsNamespace:
             from portraits.tags.compute import affinity_table
 
             parts.append(affinity_table(ws.profiles.interests(), categories))
-        base = tag_inputs(ws.profiles.table(), ws.tags.table(), parts, windows, categories)
+        base = tag_inputs(ws.profiles.with_predictions(), ws.tags.table(), parts, windows,
+                          categories)
         return self._with_lists(base, chosen.spec.lists())
 
     def _with_lists(self, base: ir.Table, names: set[str]) -> ir.Table:
@@ -249,7 +250,7 @@ class SegmentsNamespace:
                                      hint=did_you_mean(c, known)) for c in unknown])
         ws = self._ws
         chosen = self.members(segment)
-        base = ws.profiles.table().join(ws.tags.table(), CUSTOMER_ID)
+        base = ws.profiles.with_predictions().join(ws.tags.table(), CUSTOMER_ID)
         rows = chosen.join(base, CUSTOMER_ID)
         contact = [c for c in wanted if c in CONTACT]
         if contact:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portraits.model.canonical import Action
+from portraits.predict.spec import PredictSpec
 from portraits.profile.rfm import RfmSpec
 
 Transform = Literal["trim", "lower", "upper", "phone", "email", "digits"]
@@ -240,6 +241,7 @@ class WorkspaceSpec(Spec):
     sources: tuple[SourceSpec, ...] = ()
     identity: IdentitySpec = IdentitySpec()
     rfm: RfmSpec = RfmSpec()
+    predict: PredictSpec = PredictSpec()
 
     def source(self, name: str) -> SourceSpec:
         """The source called ``name`` (KeyError if unknown)."""

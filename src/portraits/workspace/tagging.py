@@ -76,6 +76,8 @@ class TagsNamespace:
         found: dict[str, ir.Table | None] = {}
         for name in ("profiles", "orders", "events", ProfilesNamespace.INTERESTS):
             table = ws.table(name) if ws.engine.has_table(name) else None
+            if name == ProfilesNamespace.TABLE:  # tags read predictions as profile fields
+                table = ws.profiles.with_predictions()
             if table is not None and "customer_id" not in table.columns:
                 table = _with_customer_ids(ws, name, table, ids)
             found[name] = table
