@@ -1,0 +1,452 @@
+"""Product recommendations (R5.7): collaborative filtering blended with item-to-item,
+content and popularity signals under business rules.
+
+A customer's score for a product is a weighted sum of signals, each scaled so that the
+customer's best product scores 1:
+
+- ``als`` (or ``bpr``): ``implicit``'s CPU ALS or BPR on confidence weights from views,
+  cart adds and purchases (:func:`interactions`);
+- ``bought_together``: the products the customer bought, times P(j | i) of the pairs
+  bought in one order with a lift of at least ``min_lift``;
+- ``similar``: the products they interacted with, times the cosine of the item factors
+  (each product's ``neighbours`` nearest);
+- ``content``: their affinity for the product's leaf category (``category_path``), top
+  category (``profile_interests``, else their own interactions) and brand;
+- ``popular_segment``, ``popular_city``, ``popular``: buyers of the product among the
+  customer's value layer (else spending level), their city, and everyone. These carry a
+  cold-start customer (no interactions) and break ties for the others.
+
+Rules: only products in the catalogue are recommended; a product the customer bought in
+the last ``repurchase_days`` is not recommended again unless it is consumable (re-bought
+at ``consumable_rate`` or more, see :func:`portraits.predict.recs_signals.consumables`,
+or in ``consumable_categories``); ``content`` and the blend are damped for products outside
+the customer's price band (the mean price position of what they bought within its
+category, else their spending level).
+Each recommendation's ``reason`` is the signal that contributed most to it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final, Literal
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import scipy.sparse as sp
+
+from portraits.predict.inputs import PredictInputs, ToArrow
+from portraits.predict.recs_signals import (
+    Fitted,
+    Floats,
+    Ints,
+    Model,
+    fit_arrays,
+    lookup,
+    scale_rows,
+    top_k,
+    unit_rows,
+)
+from portraits.profile.consumption import counted
+from portraits.profile.schema import CUSTOMER_ID
+from portraits.profile.spec import ProfileSpec
+
+Method = Literal["blend", "cf", "content", "popular", "popular_segment"]
+VIEWED: Final = "Product Viewed"
+ADDED: Final = "Product Added"
+SIGNALS: Final = ("cf", "bought_together", "similar", "content", "popular_segment",
+                  "popular_city", "popular")
+CELLS: Final = 1 << 23  # scores held at once while a batch of customers is ranked
+
+
+@dataclass(frozen=True)
+class RecommendSpec:
+    """How interactions are weighted, the models fitted, the signals blended and the
+    rules applied.
+
+    Attributes:
+        model: ``als`` (implicit ALS) or ``bpr`` (Bayesian personalised ranking).
+        factors: Latent factors.
+        iterations: ALS sweeps.
+        regularization: L2 penalty of either model.
+        alpha: ALS confidence scale (confidence = 1 + alpha × weight).
+        learning_rate: BPR step.
+        bpr_iterations: BPR epochs.
+        seed: Random seed of the factor initialisation (and BPR's sampling).
+        threads: Threads of the fit (1 makes BPR reproducible; ALS is either way).
+        view_weight: Weight of a product view.
+        cart_weight: Weight of a cart add.
+        purchase_weight: Weight of a unit bought, up to ``max_quantity`` units a line.
+        max_quantity: Units of one order line that count.
+        half_life_days: Interactions lose half their weight every this many days (None:
+            no decay).
+        history_days: Interactions from this many days before ``as_of`` (None: all).
+        repurchase_days: A non-consumable product bought this recently is not
+            recommended.
+        consumable_rate: A product (or its category) is consumable when this share of its
+            buyers bought it in two or more orders.
+        consumable_min_buyers: Buyers needed before a rate counts.
+        consumable_categories: Categories or category paths always consumable.
+        durable_categories: Categories or category paths never consumable.
+        min_co_orders: Orders holding both products, at least, for bought together.
+        min_lift: Lift of a bought-together pair, at least.
+        neighbours: Similar products kept per product for the ``similar`` signal.
+        price_tolerance: Distance in price position (0–1 within a category) that costs
+            nothing.
+        price_penalty: Share of the score lost at the far end of the price range.
+        spending_positions: Price position assumed for a spending level when the
+            customer's own purchases give none.
+        cf_weight: Blend weight of ALS/BPR.
+        together_weight: Blend weight of bought together.
+        similar_weight: Blend weight of similar products.
+        content_weight: Blend weight of content.
+        popular_weight: Blend weight of the popularity signals for customers with
+            interactions (cold-start customers get popularity alone).
+        segment_share: Share of popularity from the customer's segment.
+        city_share: Share from their city (the rest is overall popularity).
+        new_product_days: A product launched this many days before the split is new
+            (evaluation).
+    """
+
+    model: Model = "als"
+    factors: int = 32
+    iterations: int = 15
+    regularization: float = 0.05
+    alpha: float = 2.0
+    learning_rate: float = 0.05
+    bpr_iterations: int = 100
+    seed: int = 42
+    threads: int = 1
+    view_weight: float = 1.0
+    cart_weight: float = 3.0
+    purchase_weight: float = 5.0
+    max_quantity: int = 3
+    half_life_days: float | None = None
+    history_days: int | None = 730
+    repurchase_days: int = 90
+    consumable_rate: float = 0.2
+    consumable_min_buyers: int = 5
+    consumable_categories: tuple[str, ...] = ()
+    durable_categories: tuple[str, ...] = ()
+    min_co_orders: int = 2
+    min_lift: float = 1.5
+    neighbours: int = 20
+    price_tolerance: float = 0.35
+    price_penalty: float = 0.5
+    spending_positions: tuple[tuple[str, float], ...] = (("high", 0.8), ("mid", 0.5),
+                                                         ("mass", 0.2))
+    cf_weight: float = 1.0
+    together_weight: float = 0.5
+    similar_weight: float = 0.3
+    content_weight: float = 0.3
+    popular_weight: float = 0.05
+    segment_share: float = 0.5
+    city_share: float = 0.3
+    new_product_days: int = 60
+
+
+def window_start(as_of: datetime, spec: RecommendSpec, since: datetime | None) -> datetime | None:
+    """The earliest interaction counted: ``since``, else ``history_days`` before ``as_of``."""
+    if since is not None:
+        return since
+    return as_of - timedelta(days=spec.history_days) if spec.history_days else None
+
+
+def purchase_lines(inputs: PredictInputs, as_of: datetime,
+                   since: datetime | None = None) -> ir.Table:
+    """Lines of counted orders placed in (``since``, ``as_of``]: ``order_id``,
+    ``customer_id``, ``product_id``, ``ordered_at`` and ``quantity`` (at least 1)."""
+    orders = inputs.orders
+    kept = orders.filter(orders[CUSTOMER_ID].notnull(), orders.ordered_at <= as_of,
+                         counted(orders, ProfileSpec()))
+    if since is not None:
+        kept = kept.filter(kept.ordered_at > since)
+    items = inputs.order_items.filter(inputs.order_items.product_id.notnull())
+    lines = items.join(kept.select("order_id", CUSTOMER_ID, "ordered_at"), "order_id")
+    quantity = ibis.ifelse(lines.quantity.isnull() | (lines.quantity < 1), 1, lines.quantity)
+    return lines.select("order_id", CUSTOMER_ID, "product_id", "ordered_at",
+                        quantity=quantity.cast("int64"))
+
+
+def interactions(inputs: PredictInputs, as_of: datetime, spec: RecommendSpec,
+                 since: datetime | None = None) -> ir.Table:
+    """Customer × product confidence weights from views, cart adds and purchases.
+
+    Args:
+        inputs: Events and orders with ``customer_id``.
+        as_of: Nothing later counts.
+        spec: Weights, quantity cap, half-life and history window.
+        since: Nothing at or before this counts (default: ``history_days`` back).
+
+    Returns:
+        ``customer_id``, ``product_id``, ``weight``, ``views``, ``cart_adds``,
+        ``purchases`` (order lines) and ``last_at``.
+
+    Example:
+        >>> interactions(inputs, datetime(2026, 10, 1), RecommendSpec())  # doctest: +SKIP
+    """
+    start = window_start(as_of, spec, since)
+    zero = ibis.literal(0, "int64")
+    lines = purchase_lines(inputs, as_of, start)
+    parts = [lines.select(
+        CUSTOMER_ID, "product_id", at=lines.ordered_at, views=zero, cart_adds=zero,
+        purchases=ibis.literal(1, "int64"),
+        weight=spec.purchase_weight * ibis.least(lines.quantity, spec.max_quantity
+                                                 ).cast("float64"))]
+    if inputs.events is not None:
+        ev = inputs.events
+        ev = ev.filter(ev[CUSTOMER_ID].notnull(), ev.product_id.notnull(),
+                       ev.event.isin((VIEWED, ADDED)), ev.timestamp <= as_of)
+        if start is not None:
+            ev = ev.filter(ev.timestamp > start)
+        viewed = (ev.event == VIEWED).cast("int64")
+        parts.append(ev.select(
+            CUSTOMER_ID, "product_id", at=ev.timestamp, views=viewed, cart_adds=1 - viewed,
+            purchases=zero, weight=ibis.ifelse(ev.event == VIEWED, spec.view_weight,
+                                               spec.cart_weight).cast("float64")))
+    both = ibis.union(*parts, distinct=False)
+    weight = both.weight
+    if spec.half_life_days:
+        age = (ibis.literal(as_of).epoch_seconds() - both.at.epoch_seconds()) / 86_400
+        weight = weight * (age.cast("float64") * (-math.log(2) / spec.half_life_days)).exp()
+    return both.group_by(CUSTOMER_ID, "product_id").aggregate(
+        weight=weight.sum(), views=both.views.sum(), cart_adds=both.cart_adds.sum(),
+        purchases=both.purchases.sum(), last_at=both.at.max())
+
+
+@dataclass(frozen=True, eq=False)
+class Recommender:
+    """A fitted recommender: arrays only, so it pickles and scores without an engine.
+
+    Attributes:
+        spec: The spec it was fitted with.
+        as_of: End of the interactions it learnt from.
+        arrays: Codes, factors, item-to-item matrices, affinities and popularity.
+    """
+
+    spec: RecommendSpec
+    as_of: datetime
+    arrays: Fitted = field(repr=False)
+
+    @property
+    def customers(self) -> pa.Array:
+        """Customer ids it knows (with interactions or a profile)."""
+        return self.arrays.customers
+
+    @property
+    def products(self) -> pa.Array:
+        """Product ids it can recommend."""
+        return self.arrays.products
+
+    def recommend(self, customer_ids: Sequence[str] | None = None, k: int = 10,
+                  method: Method = "blend", candidates: Sequence[str] | None = None
+                  ) -> pa.Table:
+        """The top ``k`` products per customer.
+
+        Args:
+            customer_ids: Whom to recommend to (default: every known customer). Unknown
+                ids are treated as cold-start customers without a segment or city.
+            k: Products per customer.
+            method: ``blend`` (everything), or one signal alone for comparison: ``cf``
+                (ALS/BPR), ``content``, ``popular``, ``popular_segment``. The repurchase
+                rule holds for all.
+            candidates: Recommend only among these products (e.g. new arrivals).
+
+        Returns:
+            ``customer_id``, ``rank`` (1..k), ``product_id``, ``score``, ``reason``.
+
+        Example:
+            >>> rec.recommend(["P0000042"], k=5).to_pylist()  # doctest: +SKIP
+        """
+        data = self.arrays
+        if customer_ids is None:
+            wanted, rows = data.customers, np.arange(len(data.customers))
+        else:
+            wanted = pa.array(list(customer_ids), pa.string())
+            rows = lookup(wanted, data.customers)
+        allowed = None
+        if candidates is not None:
+            allowed = np.zeros(len(data.products), bool)
+            found = lookup(pa.array(list(candidates), pa.string()), data.products)
+            allowed[found[found >= 0]] = True
+        batch = max(1, CELLS // max(len(data.products), 1))
+        parts = [self._rank(rows[s:s + batch], k, method, allowed)
+                 for s in range(0, len(rows), batch)]
+        picked = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 0), np.int64)
+        width = picked.shape[1] if picked.ndim == 2 else 0
+        score = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, 0))
+        reason = np.concatenate([p[2] for p in parts]) if parts else np.empty((0, 0), np.int64)
+        keep = picked.ravel() >= 0
+        who = np.repeat(np.arange(len(rows)), width)[keep]
+        names = self._reason_names()
+        return pa.table({
+            CUSTOMER_ID: wanted.take(pa.array(who)),
+            "rank": pa.array(np.tile(np.arange(1, width + 1), len(rows))[keep], pa.int32()),
+            "product_id": data.products.take(pa.array(picked.ravel()[keep])),
+            "score": pa.array(score.ravel()[keep].astype(np.float64)),
+            "reason": pa.array(names[reason.ravel()[keep]].tolist(), pa.string()),
+        })
+
+    def similar(self, product_id: str, k: int = 10) -> pa.Table:
+        """The ``k`` products closest to one in the factor space (cosine).
+
+        Returns:
+            ``product_id``, ``rank``, ``score`` (cosine), ``reason`` ("similar"); empty
+            for an unknown product.
+        """
+        data = self.arrays
+        item = int(lookup(pa.array([product_id], pa.string()), data.products)[0])
+        if item < 0:
+            return _item_table(data.products, np.empty(0, np.int64), np.empty(0), "similar")
+        unit = unit_rows(data.item_factors)
+        cosine = (unit @ unit[item])[None, :]
+        cosine[0, item] = -np.inf
+        best, value = top_k(cosine, k)
+        return _item_table(data.products, best[0], value[0], "similar")
+
+    def bought_together(self, product_id: str, k: int = 10) -> pa.Table:
+        """The products most often in the same order as one (lift-filtered).
+
+        Returns:
+            ``product_id``, ``rank``, ``score`` (share of its orders that hold the other
+            product), ``lift``, ``reason`` ("bought_together"); empty when none passes.
+        """
+        data = self.arrays
+        item = int(lookup(pa.array([product_id], pa.string()), data.products)[0])
+        if item < 0:
+            empty = _item_table(data.products, np.empty(0, np.int64), np.empty(0),
+                                "bought_together")
+            return empty.append_column("lift", pa.array([], pa.float64()))
+        row = data.together.getrow(item)
+        order = np.lexsort((row.indices, -row.data))[:k]
+        cols = row.indices[order]
+        table = _item_table(data.products, cols, row.data[order], "bought_together")
+        lift = data.lift.getrow(item).toarray().ravel()[cols].astype(np.float64)
+        return table.append_column("lift", pa.array(lift))
+
+    def _reason_names(self) -> np.ndarray:
+        return np.array([self.spec.model if s == "cf" else s for s in SIGNALS], dtype=object)
+
+    def _rank(self, rows: Ints, k: int, method: Method,
+              allowed: np.ndarray | None) -> tuple[Ints, Floats, Ints]:
+        """Top-k products, their scores and the signal behind each, for a batch."""
+        data = self.arrays
+        price = (data.price_match(rows, rows >= 0, self.spec)
+                 if method in ("blend", "content") else None)
+        signals = self._signals(rows, method, price)
+        total = np.zeros((len(rows), len(data.products)), np.float32)
+        for value in signals.values():
+            if isinstance(value, np.ndarray):
+                total += value
+            else:
+                cells = value.tocoo()
+                total[cells.row, cells.col] += cells.data
+        if method == "blend" and price is not None:  # one factor for every signal of a
+            total *= price                               # cell: the reasons hold
+        barred = ~data.listed if allowed is None else ~(data.listed & allowed)
+        total[:, barred] = -np.inf
+        known = np.flatnonzero(rows >= 0)
+        recent = data.recent[rows[known]].tocoo()
+        total[known[recent.row], recent.col] = -np.inf
+        best, score = top_k(total, k)
+        safe = np.maximum(best, 0)
+        parts = np.zeros((len(SIGNALS), *best.shape), np.float32)
+        for i, value in signals.items():
+            parts[i] = (np.take_along_axis(value, safe, axis=1) if isinstance(value, np.ndarray)
+                        else np.asarray(value[np.arange(len(rows))[:, None], safe].todense()))
+        return best, score, np.argmax(parts, axis=0)
+
+    def _signals(self, rows: Ints, method: Method,
+                 price: Floats | None) -> dict[int, Floats | sp.csr_matrix]:
+        """The weighted signals of a batch by position in :data:`SIGNALS` (customer ×
+        product, dense or sparse); signals the method does not use are left out."""
+        data, spec = self.arrays, self.spec
+        known = rows >= 0
+        safe = np.where(known, rows, 0)
+        active = known & data.active[safe]
+        on = active.astype(np.float32)[:, None]
+        blend = method == "blend"
+        out: dict[int, Floats | sp.csr_matrix] = {}
+        if method in ("blend", "cf"):
+            out[0] = scale_rows(data.user_factors[safe] @ data.item_factors.T,
+                                on * (spec.cf_weight if blend else 1.0))
+        if blend:
+            out[1] = _scale_sparse(data.bought[safe] @ data.together, on * spec.together_weight)
+            out[2] = _scale_sparse(data.history[safe] @ data.neighbours, on * spec.similar_weight)
+        if price is not None:
+            content = data.content(safe)
+            content *= price
+            out[3] = scale_rows(content, on * (spec.content_weight if blend else 1.0))
+        shares = {"blend": (spec.segment_share, spec.city_share,
+                            1 - spec.segment_share - spec.city_share),
+                  "popular_segment": (1.0, 0.0, 0.01)}.get(method, (0.0, 0.0, 1.0))
+        damp = {"blend": spec.popular_weight, "cf": 0.0, "content": 0.01}.get(method, 1.0)
+        scale = np.where(active, damp, 1.0).astype(np.float32)[:, None]
+        overall = data.popularity / max(float(data.popularity.max()), 1e-9)
+        groups = ((data.segment_popularity, data.segment), (data.city_popularity, data.city))
+        for i, (popularity, group) in enumerate(groups, start=4):
+            if shares[i - 4]:
+                out[i] = _gather(popularity, np.where(known, group[safe], -1),
+                                 len(data.products)) * (scale * shares[i - 4])
+        if shares[2]:
+            out[6] = (overall[None, :] * (scale * shares[2])).astype(np.float32)
+        return out
+
+
+def _scale_sparse(scores: sp.csr_matrix, factor: Floats) -> sp.csr_matrix:
+    """A sparse signal with each row divided by its largest value, then times ``factor``
+    (one per row)."""
+    scores = sp.csr_matrix(scores, dtype=np.float32)
+    np.clip(scores.data, 0.0, None, out=scores.data)
+    top = scores.max(axis=1).toarray().ravel()
+    scale = np.where(top > 0, 1 / np.where(top > 0, top, 1), 0.0) * factor.ravel()
+    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ scores)
+
+
+def _gather(popularity: Floats, group: Ints, m: int) -> Floats:
+    """Rows of a groups × products popularity (scaled to each group's best) per customer;
+    zeros for customers without a group."""
+    if len(popularity) == 0:
+        return np.zeros((len(group), m), np.float32)
+    scaled = np.vstack([scale_rows(popularity), np.zeros((1, m), np.float32)])
+    return scaled[np.where(group >= 0, group, len(popularity))]
+
+
+def _item_table(products: pa.Array, items: Ints, score: np.ndarray, reason: str) -> pa.Table:
+    keep = items >= 0
+    items, score = items[keep], np.asarray(score, np.float64)[keep]
+    return pa.table({"product_id": products.take(pa.array(items, pa.int64())),
+                     "rank": pa.array(np.arange(1, len(items) + 1), pa.int32()),
+                     "score": pa.array(score, pa.float64()),
+                     "reason": pa.array([reason] * len(items), pa.string())})
+
+
+def fit_recommender(inputs: PredictInputs, to_arrow: ToArrow, as_of: datetime,
+                    spec: RecommendSpec | None = None,
+                    since: datetime | None = None) -> Recommender:
+    """Fit every signal on the interactions up to ``as_of``.
+
+    Args:
+        inputs: Canonical tables with ``customer_id`` (profiles and interests optional).
+        to_arrow: Runs an expression on the engine.
+        as_of: End of the training data.
+        spec: Weights, models, rules (default :class:`RecommendSpec`).
+        since: Start of the training data (default ``history_days`` before ``as_of``).
+
+    Returns:
+        The fitted :class:`Recommender`.
+
+    Example:
+        >>> rec = fit_recommender(inputs, engine.to_arrow, as_of)  # doctest: +SKIP
+        >>> rec.recommend(k=10)  # doctest: +SKIP
+    """
+    spec = spec or RecommendSpec()
+    start = window_start(as_of, spec, since)
+    weights = to_arrow(interactions(inputs, as_of, spec, since))
+    lines = to_arrow(purchase_lines(inputs, as_of, start).select(
+        "order_id", CUSTOMER_ID, "product_id", "ordered_at"))
+    return Recommender(spec, as_of, fit_arrays(inputs, to_arrow, weights, lines, as_of, spec))
