@@ -88,6 +88,8 @@ def print_summary(console: Console, title: str, evaluation: Evaluation, lang: La
 def print_rows(console: Console, title: str, rows: list[dict[str, Any]], lang: Lang,
                limit: int = 30) -> None:
     """Rows of dicts as a Rich table; numbers right-aligned."""
+    from portraits.predict.models import format_cell
+
     if not rows:
         return
     table = Table(title=title, title_justify="left")
@@ -96,20 +98,8 @@ def print_rows(console: Console, title: str, rows: list[dict[str, Any]], lang: L
         numeric = isinstance(rows[0][column], int | float)
         table.add_column(text(f"pr.{column}", lang), justify="right" if numeric else "left")
     for row in rows[:limit]:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(format_cell(row.get(c)) for c in columns))
     console.print(table)
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return "-"
-    if isinstance(value, bool):
-        return "✓" if value else ""
-    if isinstance(value, float):
-        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 @predict_app.command("evaluate")

@@ -18,6 +18,8 @@ class PredictSpec(BaseModel):
         seed: Seed of every model, so the same data gives the same scores.
         clv_model: ``bgnbd`` (BG/NBD) or ``pareto_nbd`` for purchase frequency.
         clv_horizon_days: CLV sums the expected value of this many days.
+        clv_holdout_days: The CLV evaluation fits on the data before the last this many
+            days and compares its expected purchases with those days'.
         discount_rate: Annual discount rate of future value (0.1 = 10 %).
         margin: Share of spend that is profit (1.0 reports revenue).
         recommendations: Products recommended per customer.
@@ -30,6 +32,7 @@ class PredictSpec(BaseModel):
     seed: int = 42
     clv_model: Literal["bgnbd", "pareto_nbd"] = "bgnbd"
     clv_horizon_days: int = Field(365, ge=30, le=3650)
+    clv_holdout_days: int = Field(120, ge=14, le=730)
     discount_rate: float = Field(0.1, ge=0, lt=1)
     margin: float = Field(1.0, gt=0, le=1)
     recommendations: int = Field(10, ge=1, le=100)

@@ -109,7 +109,8 @@ class PredictNamespace:
         trained_at = datetime.now().replace(microsecond=0)
         meta = {"model": name, "version": version, "trained_at": trained_at.isoformat(),
                 "as_of": as_of.isoformat(), "engine": ws.engine.name,
-                "settings": spec.model_dump(), "evaluation": trained.evaluation.to_dict()}
+                "settings": spec.model_dump(), **trained.details,
+                "evaluation": trained.evaluation.to_dict()}
         path = save_model(ws.root, name, version, trained.fitted, meta)
         report = self._write_report(name, version, meta, trained.evaluation)
         return TrainedModel(name, version, path, report, trained_at, as_of,
@@ -207,14 +208,15 @@ class PredictNamespace:
 
     def _store(self, name: ModelName, rows: pa.Table) -> None:
         engine = self._ws.engine
-        new = engine.materialize(rows).cast(PREDICTIONS_SCHEMA)
+        staged = engine.materialize(rows)
+        new = staged.cast(PREDICTIONS_SCHEMA)
         if engine.has_table(PREDICTIONS):
             kept = engine.table(PREDICTIONS)
             kept = kept.filter(kept.model != name).cast(PREDICTIONS_SCHEMA)
             engine.write(PREDICTIONS, kept.union(new))
         else:
             engine.write(PREDICTIONS, new)
-        engine.drop_temporary(new)
+        engine.drop_temporary(staged)
 
     def _store_recommendations(self, recs: pa.Table, version: str,
                                scored_at: datetime) -> None:
@@ -258,7 +260,7 @@ class PredictNamespace:
         from portraits.predict.store import load_model
 
         ws = self._ws
-        customer = ws.profiles.get(identifier, events=0).customer_id
+        customer = self._customer(identifier)
         version = self._version("recommend", None)
         fitted = load_model(ws.root, "recommend", version)
         spec = ws.spec.predict
@@ -273,6 +275,17 @@ class PredictNamespace:
         found = ws.engine.to_arrow(table.order_by("rank"))
         ws.engine.drop_temporary(mine)
         return found
+
+
+    def _customer(self, identifier: str) -> str:
+        """The customer id of ``identifier``: a profiled customer id as it is, anything
+        else through identity resolution (as ``portraits profile show`` finds people)."""
+        ws = self._ws
+        if ws.engine.has_table("profiles"):
+            profiles = ws.profiles.table()
+            if ws.engine.count(profiles.filter(profiles[CUSTOMER_ID] == identifier)):
+                return identifier
+        return ws.profiles.get(identifier, events=0).customer_id
 
 
 def check_model(model: str) -> ModelName:
