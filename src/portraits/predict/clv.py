@@ -162,6 +162,11 @@ def _discount_periods(horizon_days: float, period_days: float) -> Array:
     return out
 
 
+# Below this q, Gamma-Gamma's mean spend p·v/(q−1) is dominated by the tail (q = 1.1 makes
+# it ten times p·v); expected spend then falls back to observed means (GammaGamma docs).
+HEAVY_TAIL_Q = 1.5
+
+
 @dataclass(frozen=True)
 class BGNBD:
     """A fitted BG/NBD model: purchases at rate λ ~ Gamma(r, alpha) while alive; after
@@ -263,19 +268,39 @@ class GammaGamma:
     q: float
     v: float
     log_likelihood: float
+    observed_mean: float = float("nan")
+
+    @property
+    def heavy_tailed(self) -> bool:
+        """Whether q is so close to 1 (or below) that the model's mean spend p·v/(q−1) is
+        unstable or undefined: spend across customers is not Gamma-shaped (several price
+        levels mixed, as in a shop selling phones and snacks)."""
+        return self.q <= HEAVY_TAIL_Q
 
     @property
     def population_mean(self) -> float:
-        """The mean value of a purchase over all customers, p·v/(q-1)."""
+        """The mean value of a purchase over all customers: p·v/(q−1), or the observed
+        mean of the customers fitted on when the fit is heavy-tailed."""
+        if self.heavy_tailed and np.isfinite(self.observed_mean):
+            return self.observed_mean
         return self.p * self.v / (self.q - 1)
 
     def expected_spend(self, frequency: ArrayLike, monetary: ArrayLike) -> Array:
         """E[value of a purchase] for each customer: the population mean shrunk towards
-        their own mean by their number of repeat purchases (the mean for frequency 0)."""
+        their own mean by their number of repeat purchases (the mean for frequency 0).
+
+        When the fit is :attr:`heavy_tailed` the model's weights do not hold; the
+        customer's own mean is then shrunk towards the observed mean as if the observed
+        mean were one more purchase, (x·m + mean) / (x + 1).
+        """
         x, m = _as_float(frequency, monetary)
         x = np.maximum(x, 0.0)
+        own = np.where(x > 0, m, 0.0)
+        if self.heavy_tailed and np.isfinite(self.observed_mean):
+            shrunk: Array = (x * own + self.observed_mean) / (x + 1)
+            return shrunk
         weight = self.p * x / (self.p * x + self.q - 1)
-        out: Array = (1 - weight) * self.population_mean + weight * np.where(x > 0, m, 0.0)
+        out: Array = (1 - weight) * self.population_mean + weight * own
         return out
 
 
@@ -339,7 +364,8 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike,
     params, ll = _maximise(lambda p: _gamma_gamma_log_likelihood(p, x, m), w, starts,
                            penalizer)
     p, q, v = map(float, params)
-    return GammaGamma(p, q, v, ll)
+    observed = float(np.average(m, weights=w * x)) if x.size else float("nan")
+    return GammaGamma(p, q, v, ll, observed)
 
 
 def lifetime_value(transactions: BGNBD | ParetoNBD, spend: GammaGamma, frequency: ArrayLike,

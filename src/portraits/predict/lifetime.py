@@ -36,10 +36,10 @@ from portraits.predict.summary import (
 from portraits.profile.schema import CUSTOMER_ID
 
 UNIT_DAYS: Final = 7.0
-# A small L2 penalty keeps the fits off the boundary of parameter space when purchases
-# are very regular (synthetic or subscription-like data), where plain maximum likelihood
-# runs a or b of BG/NBD, or q of Gamma-Gamma, towards infinity or 1. lifetimes' docs
-# suggest 0.001–0.1; CDNOW's estimates move in the fourth digit at this value.
+# A small L2 penalty keeps the purchase-frequency fit off the boundary of parameter space
+# when purchases are very regular (synthetic or subscription-like data), where plain
+# maximum likelihood runs a and b of BG/NBD towards infinity. lifetimes' docs suggest
+# 0.001–0.1.
 PENALIZER: Final = 0.001
 
 
@@ -99,8 +99,8 @@ def fit_models(summary: pa.Table, model: str) -> tuple[BGNBD | ParetoNBD, GammaG
     fit = fit_pareto_nbd if model == "pareto_nbd" else fit_bgnbd
     transactions = fit(x, t_x, big_t, weights=weights, penalizer=PENALIZER)
     repeat = summary.filter(pc.greater(summary["frequency"], 0))
-    spend = fit_gamma_gamma(_column(repeat, "frequency"), _column(repeat, "monetary"),
-                            penalizer=PENALIZER)
+    # No penalty here: it pulls q towards 0, below the q > 1 a finite mean needs.
+    spend = fit_gamma_gamma(_column(repeat, "frequency"), _column(repeat, "monetary"))
     return transactions, spend
 
 
