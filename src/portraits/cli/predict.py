@@ -62,7 +62,8 @@ def train(models: Models = None, path: WorkspaceDir = Path("."), as_of: AsOf = N
         with _open(path) as ws:
             for name in models or MODELS:
                 with console.status(text("pr.training", lang, model=name)) as status:
-                    trained = ws.predict.train(name, as_of, progress=status.update)
+                    trained = ws.predict.train(name, as_of, progress=status.update,
+                                               lang=lang)
                 print_trained(console, trained, lang)
 
     _run(action)
@@ -121,7 +122,7 @@ def evaluate(model: Annotated[str, typer.Argument(
                                         version=chosen), evaluation, lang)
             for title, rows in detail_tables(model, evaluation, lang):
                 print_rows(console, title, rows, lang)
-            report = ws.predict.write_report(model, chosen)
+            report = ws.predict.write_report(model, chosen, lang)
             console.print(text("pr.report_saved", lang, path=report))
 
     _run(action)
@@ -189,7 +190,7 @@ def demo_predictions(console: Console, ws: Workspace, lang: Lang) -> None:
 
     for name in MODELS:
         with console.status(text("pr.training", lang, model=name)):
-            trained = ws.predict.train(name)
+            trained = ws.predict.train(name, lang=lang)
         print_summary(console, text("pr.evaluation_title", lang, model=text(
             f"pr.model.{name}", lang), version=trained.version), trained.evaluation, lang)
     with console.status(text("pr.scoring", lang)):

@@ -125,7 +125,10 @@ def detail_tables(name: str, evaluation: Any, lang: Lang) -> list[tuple[str, lis
                    (text("pr.lift_title", lang), evaluation.lift_rows()),
                    (text("pr.calibration_title", lang), evaluation.calibration_rows())]
     elif name in ("recommend", "next_category"):
-        tables.append((text("pr.baselines_title", lang), evaluation.rows()))
+        rows = [{**row, **{key: text(f"pr.method.{row[key]}", lang)
+                           for key in ("model", "method") if key in row}}
+                for row in evaluation.rows()]
+        tables.append((text("pr.baselines_title", lang), rows))
     elif name == "clv":
         tables.append((text("pr.clv_frequency_title", lang), evaluation.rows()))
     return tables

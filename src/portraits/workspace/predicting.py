@@ -28,6 +28,7 @@ from portraits.predict.store import (
 from portraits.profile.schema import CUSTOMER_ID
 
 if TYPE_CHECKING:
+    from portraits.i18n import Lang
     from portraits.predict.inputs import PredictInputs
     from portraits.predict.models import Evaluation
     from portraits.workspace.facade import Workspace
@@ -89,13 +90,14 @@ class PredictNamespace:
             interests=ws.profiles.interests() if has("profile_interests") else None)
 
     def train(self, model: str, as_of: datetime | None = None,
-              progress: Progress | None = None) -> TrainedModel:
+              progress: Progress | None = None, lang: Lang | None = None) -> TrainedModel:
         """Train a model, evaluate it on the latest held-out window, save both.
 
         Args:
             model: ``churn``, ``propensity``, ``clv``, ``next_category`` or ``recommend``.
             as_of: Train with the data up to here; the workspace's current time by default.
             progress: Called with a short message as each step starts.
+            lang: Language of the saved report; the settings' when omitted.
         """
         from portraits.predict.models import train_model
         from portraits.predict.store import next_version, save_model
@@ -112,30 +114,32 @@ class PredictNamespace:
                 "settings": spec.model_dump(), **trained.details,
                 "evaluation": trained.evaluation.to_dict()}
         path = save_model(ws.root, name, version, trained.fitted, meta)
-        report = self._write_report(name, version, meta, trained.evaluation)
+        report = self._write_report(name, version, meta, trained.evaluation, lang)
         return TrainedModel(name, version, path, report, trained_at, as_of,
                             trained.evaluation)
 
     def _write_report(self, name: ModelName, version: str, meta: dict[str, Any],
-                      evaluation: Evaluation) -> Path:
+                      evaluation: Evaluation, lang: Lang | None) -> Path:
         from portraits.predict.models import report_markdown
 
         folder = self._ws.root / REPORTS_DIR
         folder.mkdir(parents=True, exist_ok=True)
-        lang = self._ws.settings.lang
+        lang = lang or self._ws.settings.lang
         out = folder / f"{name}-{version}.md"
         out.write_text(report_markdown(name, version, meta, evaluation, lang),
                        encoding="utf-8")
         return out
 
-    def write_report(self, model: str, version: str | None = None) -> Path:
-        """Write a saved model's evaluation report again, in the current language."""
+    def write_report(self, model: str, version: str | None = None,
+                     lang: Lang | None = None) -> Path:
+        """Write a saved model's evaluation report again (in ``lang``; the settings'
+        language when omitted)."""
         from portraits.predict.store import load_meta
 
         name = check_model(model)
         chosen, evaluation = self.evaluation(name, version)
         return self._write_report(name, chosen, load_meta(self._ws.root, name, chosen),
-                                  evaluation)
+                                  evaluation, lang)
 
     def evaluation(self, model: str, version: str | None = None) -> tuple[str, Evaluation]:
         """The evaluation saved with a trained model (the latest version by default)."""
