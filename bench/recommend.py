@@ -3,6 +3,7 @@ planted structure.
 
     uv run python bench/recommend.py                          # 200,000 users × 20,000 items
     uv run python bench/recommend.py --users 50000 --items 5000 --threads 2
+    uv run python bench/recommend.py --users 1000000 --items 10000 --skip bpr,evaluate
 
 Data (simulated in NumPy with a fixed seed, not timed): ``--groups`` latent taste groups;
 every item belongs to one group (with a brand, a price and a category per group), every
@@ -16,13 +17,17 @@ and Portraits reads them through Ibis, as in a workspace.
 Timed, in one process (peak RSS is the process's so far): the whole ``fit_recommender``
 (queries, signals, ALS), ALS and BPR fits alone on the same matrix, scoring every user's
 top 10 with the blend, with ALS alone and with popularity, and ``evaluate_recommender``
-(fits ALS and BPR again and scores the five models for the test buyers). Results also go
-to bench/results/recommend-<users>-<items>.json.
+(fits ALS and BPR again and scores the five models for the test buyers); ``--skip``
+leaves out the BPR fit and/or the evaluation (minutes at a million users). Scoring steps
+also report the peak RSS they added over the fitted model (measured by resetting the
+high-water mark where the kernel allows, else the process's peak). Results also go to
+bench/results/recommend-<users>-<items>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import time
@@ -32,6 +37,7 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 SPLIT = datetime(2026, 10, 1)
+Step = tuple[str, float, str, float]  # label, seconds, note, peak RSS (MB)
 
 
 def simulate(users: int, items: int, groups: int, per_user: float, seed: int
@@ -105,6 +111,23 @@ def _peak() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _rss() -> float:
+    """Current and peak resident set (MB) since the last :func:`_reset_peak`, from
+    /proc (Linux); the process's lifetime peak elsewhere."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return _peak()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return float(fields["VmHWM"].split()[0]) / 1024
+
+
+def _reset_peak() -> None:
+    """Reset the kernel's high-water mark so the next step's peak is its own."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=200_000)
@@ -113,10 +136,11 @@ def main() -> None:
     parser.add_argument("--per-user", type=float, default=6.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip", default="", help="comma-separated: bpr, evaluate")
     args = parser.parse_args()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
 
     import ibis
-    import numpy as np
 
     from portraits.predict.inputs import PredictInputs
     from portraits.predict.recommend import RecommendSpec, fit_recommender
@@ -130,12 +154,13 @@ def main() -> None:
     inputs = PredictInputs(tables["orders"], tables["order_items"], tables["products"],
                            tables["events"], tables["profiles"])
     spec = RecommendSpec(threads=args.threads)
-    rows: list[tuple[str, float, str]] = []
+    rows: list[Step] = []
 
     def timed(label: str, run: Any, note: str = "") -> Any:
+        _reset_peak()
         started = time.perf_counter()
         out = run()
-        rows.append((label, time.perf_counter() - started, note, _peak()))
+        rows.append((label, time.perf_counter() - started, note, _rss()))
         return out
 
     rec = timed("fit_recommender (queries + signals + ALS)",
@@ -145,33 +170,42 @@ def main() -> None:
     timed("ALS fit alone", lambda: fit_factors(matrix, spec),
           f"{spec.factors} factors, {spec.iterations} iterations")
     bpr = RecommendSpec(model="bpr", threads=args.threads)
-    timed("BPR fit alone", lambda: fit_factors(matrix, bpr), f"{bpr.bpr_iterations} epochs")
+    if "bpr" not in skip:
+        timed("BPR fit alone", lambda: fit_factors(matrix, bpr), f"{bpr.bpr_iterations} epochs")
     n = len(rec.customers)
     timed("top 10 for every user: blend", lambda: rec.recommend(k=10), f"{n:,} users")
     timed("top 10 for every user: ALS alone", lambda: rec.recommend(k=10, method="cf"))
     timed("top 10 for every user: popularity", lambda: rec.recommend(k=10, method="popular"))
-    found = timed("evaluate_recommender (time split, 5 models)",
-                  lambda: evaluate_recommender(inputs, con.to_pyarrow, SPLIT, spec, 30, 10),
-                  "")
-    rows[-1] = (*rows[-1][:2], f"{found.customers:,} test buyers", rows[-1][3])
+    found = None
+    if "evaluate" not in skip:
+        found = timed("evaluate_recommender (time split, 5 models)",
+                      lambda: evaluate_recommender(inputs, con.to_pyarrow, SPLIT, spec, 30, 10))
+        rows[-1] = (*rows[-1][:2], f"{found.customers:,} test buyers", rows[-1][3])
 
+    report(args, data, rows, found)
+
+def report(args: argparse.Namespace, data: dict[str, Any], rows: list[Step],
+           found: Any) -> None:
+    """Print the tables and write the JSON results."""
     print(f"\n{data['interactions']:,} interactions ({args.users:,} users × {args.items:,} "
           f"items, {args.groups} taste groups), {data['test_purchases']:,} test purchases, "
           f"{args.threads} threads\n")
-    print("| step | seconds | peak RSS (MB) | note |\n|---|---:|---:|---|")
+    print(f"process peak RSS {_peak():,.0f} MB\n")
+    print("| step | seconds | peak RSS in step (MB) | note |\n|---|---:|---:|---|")
     for label, seconds, note, peak in rows:
         print(f"| {label} | {seconds:.2f} | {peak:,.0f} | {note} |")
     print("\n| model | precision@10 | recall@10 | NDCG@10 | hit rate@10 | coverage |")
     print("|---|---:|---:|---:|---:|---:|")
-    for m in found.rows():
+    for m in found.rows() if found else []:
         print(f"| {m['model']} | {m['precision']:.4f} | {m['recall']:.4f} | {m['ndcg']:.4f} | "
               f"{m['hit_rate']:.3f} | {m['coverage']:.3f} |")
     out = BENCH / "results" / f"recommend-{args.users}-{args.items}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"steps": [dict(zip(("step", "seconds", "note", "peak_rss_mb"),
                                                   r, strict=True)) for r in rows],
-                               "evaluation": found.to_dict(),
-                               "interactions": int(np.int64(data["interactions"]))},
+                               "evaluation": found.to_dict() if found else None,
+                               "process_peak_rss_mb": _peak(),
+                               "interactions": int(data["interactions"])},
                               ensure_ascii=False, indent=1), encoding="utf-8")
 
 

@@ -180,3 +180,23 @@ def test_pickle_round_trip(rec: Recommender) -> None:
     assert again.recommend(some, k=10).equals(rec.recommend(some, k=10))
     product = rec.products[0].as_py()
     assert again.similar(product).equals(rec.similar(product))
+
+
+def test_candidates_rank_like_every_product(inputs: PredictInputs, rec: Recommender,
+                                            to_arrow: ToArrow) -> None:
+    """Small candidate pools (ALS top 30 of the shop's products, 10 per item-to-item
+    signal and popular list) keep the exhaustive ranking's top 10 almost whole."""
+    every = fit_recommender(inputs, to_arrow, NOW, RecommendSpec(cf_candidates=10_000))
+    few = fit_recommender(inputs, to_arrow, NOW, RecommendSpec(
+        cf_candidates=30, pair_candidates=10, group_candidates=10))
+    assert len(rec.products) > 30  # the pools really are smaller than the catalogue
+
+    def pairs(table: pa.Table) -> set[tuple[str, str]]:
+        return set(zip(table.column("customer_id").to_pylist(),
+                       table.column("product_id").to_pylist(), strict=True))
+
+    for method in ("blend", "cf"):
+        full = every.recommend(k=10, method=method)
+        cut = few.recommend(k=10, method=method)
+        assert cut.num_rows == full.num_rows
+        assert len(pairs(cut) & pairs(full)) / full.num_rows > 0.9, method

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +36,7 @@ def run(*args: str, code: int = 0) -> str:
 
 
 @pytest.fixture(scope="module")
-def scored(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+def scored(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Shop:
     """A copy of the shop with every model trained once and everyone scored."""
     root = tmp_path_factory.mktemp("predict-ws") / "shop"
     shutil.copytree(shop.root, root, symlinks=True)
@@ -45,7 +44,7 @@ def scored(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sho
     out = run("predict", "train", "-p", str(root))
     assert out.count("Report saved") == len(MODELS)
     run("predict", "score", "-p", str(root))
-    yield copy
+    return copy
 
 
 def test_train_saves_versions_reports_and_evaluations(scored: Shop) -> None:

@@ -23,6 +23,10 @@ or in ``consumable_categories``); ``content`` and the blend are damped for produ
 the customer's price band (the mean price position of what they bought within its
 category, else their spending level).
 Each recommendation's ``reason`` is the signal that contributed most to it.
+
+Scoring does not visit every customer × product pair: each customer's candidates (ALS/BPR
+top, item-to-item neighbours of their history, popular products of their categories,
+brands and groups) are ranked in batches, see :mod:`portraits.predict.recs_rank`.
 """
 
 from __future__ import annotations
@@ -31,36 +35,25 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final, Literal
+from typing import Final
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
-import scipy.sparse as sp
 
 from portraits.predict.inputs import PredictInputs, ToArrow
-from portraits.predict.recs_signals import (
-    Fitted,
-    Floats,
-    Ints,
-    Model,
-    fit_arrays,
-    lookup,
-    scale_rows,
-    top_k,
-    unit_rows,
-)
+from portraits.predict.recs_rank import Method, pools, rank, top_k
+from portraits.predict.recs_signals import Fitted, Ints, Model, fit_arrays, lookup, unit_rows
 from portraits.profile.consumption import counted
 from portraits.profile.schema import CUSTOMER_ID
 from portraits.profile.spec import ProfileSpec
 
-Method = Literal["blend", "cf", "content", "popular", "popular_segment"]
 VIEWED: Final = "Product Viewed"
 ADDED: Final = "Product Added"
 SIGNALS: Final = ("cf", "bought_together", "similar", "content", "popular_segment",
                   "popular_city", "popular")
-CELLS: Final = 1 << 23  # scores held at once while a batch of customers is ranked
+CELLS: Final = 1 << 24  # customer × product cells held at once (a batch of customers)
 
 
 @dataclass(frozen=True)
@@ -110,6 +103,12 @@ class RecommendSpec:
         city_share: Share from their city (the rest is overall popularity).
         new_product_days: A product launched this many days before the split is new
             (evaluation).
+        cf_candidates: Products per customer taken from ALS/BPR's top (a catalogue this
+            small is ranked in full).
+        pair_candidates: Products per customer taken from bought together and from
+            similar products.
+        group_candidates: Popular products taken per favourite category and brand, per
+            segment, city and overall.
     """
 
     model: Model = "als"
@@ -147,6 +146,9 @@ class RecommendSpec:
     segment_share: float = 0.5
     city_share: float = 0.3
     new_product_days: int = 60
+    cf_candidates: int = 200
+    pair_candidates: int = 50
+    group_candidates: int = 30
 
 
 def window_start(as_of: datetime, spec: RecommendSpec, since: datetime | None) -> datetime | None:
@@ -273,8 +275,9 @@ class Recommender:
             allowed = np.zeros(len(data.products), bool)
             found = lookup(pa.array(list(candidates), pa.string()), data.products)
             allowed[found[found >= 0]] = True
+        pool = pools(data, self.spec, allowed)
         batch = max(1, CELLS // max(len(data.products), 1))
-        parts = [self._rank(rows[s:s + batch], k, method, allowed)
+        parts = [rank(data, self.spec, rows[s:s + batch], k, method, pool)
                  for s in range(0, len(rows), batch)]
         picked = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, 0), np.int64)
         width = picked.shape[1] if picked.ndim == 2 else 0
@@ -282,13 +285,12 @@ class Recommender:
         reason = np.concatenate([p[2] for p in parts]) if parts else np.empty((0, 0), np.int64)
         keep = picked.ravel() >= 0
         who = np.repeat(np.arange(len(rows)), width)[keep]
-        names = self._reason_names()
         return pa.table({
             CUSTOMER_ID: wanted.take(pa.array(who)),
             "rank": pa.array(np.tile(np.arange(1, width + 1), len(rows))[keep], pa.int32()),
             "product_id": data.products.take(pa.array(picked.ravel()[keep])),
             "score": pa.array(score.ravel()[keep].astype(np.float64)),
-            "reason": pa.array(names[reason.ravel()[keep]].tolist(), pa.string()),
+            "reason": pa.array(self._reason_names()).take(pa.array(reason.ravel()[keep])),
         })
 
     def similar(self, product_id: str, k: int = 10) -> pa.Table:
@@ -328,92 +330,8 @@ class Recommender:
         lift = data.lift.getrow(item).toarray().ravel()[cols].astype(np.float64)
         return table.append_column("lift", pa.array(lift))
 
-    def _reason_names(self) -> np.ndarray:
-        return np.array([self.spec.model if s == "cf" else s for s in SIGNALS], dtype=object)
-
-    def _rank(self, rows: Ints, k: int, method: Method,
-              allowed: np.ndarray | None) -> tuple[Ints, Floats, Ints]:
-        """Top-k products, their scores and the signal behind each, for a batch."""
-        data = self.arrays
-        price = (data.price_match(rows, rows >= 0, self.spec)
-                 if method in ("blend", "content") else None)
-        signals = self._signals(rows, method, price)
-        total = np.zeros((len(rows), len(data.products)), np.float32)
-        for value in signals.values():
-            if isinstance(value, np.ndarray):
-                total += value
-            else:
-                cells = value.tocoo()
-                total[cells.row, cells.col] += cells.data
-        if method == "blend" and price is not None:  # one factor for every signal of a
-            total *= price                               # cell: the reasons hold
-        barred = ~data.listed if allowed is None else ~(data.listed & allowed)
-        total[:, barred] = -np.inf
-        known = np.flatnonzero(rows >= 0)
-        recent = data.recent[rows[known]].tocoo()
-        total[known[recent.row], recent.col] = -np.inf
-        best, score = top_k(total, k)
-        safe = np.maximum(best, 0)
-        parts = np.zeros((len(SIGNALS), *best.shape), np.float32)
-        for i, value in signals.items():
-            parts[i] = (np.take_along_axis(value, safe, axis=1) if isinstance(value, np.ndarray)
-                        else np.asarray(value[np.arange(len(rows))[:, None], safe].todense()))
-        return best, score, np.argmax(parts, axis=0)
-
-    def _signals(self, rows: Ints, method: Method,
-                 price: Floats | None) -> dict[int, Floats | sp.csr_matrix]:
-        """The weighted signals of a batch by position in :data:`SIGNALS` (customer ×
-        product, dense or sparse); signals the method does not use are left out."""
-        data, spec = self.arrays, self.spec
-        known = rows >= 0
-        safe = np.where(known, rows, 0)
-        active = known & data.active[safe]
-        on = active.astype(np.float32)[:, None]
-        blend = method == "blend"
-        out: dict[int, Floats | sp.csr_matrix] = {}
-        if method in ("blend", "cf"):
-            out[0] = scale_rows(data.user_factors[safe] @ data.item_factors.T,
-                                on * (spec.cf_weight if blend else 1.0))
-        if blend:
-            out[1] = _scale_sparse(data.bought[safe] @ data.together, on * spec.together_weight)
-            out[2] = _scale_sparse(data.history[safe] @ data.neighbours, on * spec.similar_weight)
-        if price is not None:
-            content = data.content(safe)
-            content *= price
-            out[3] = scale_rows(content, on * (spec.content_weight if blend else 1.0))
-        shares = {"blend": (spec.segment_share, spec.city_share,
-                            1 - spec.segment_share - spec.city_share),
-                  "popular_segment": (1.0, 0.0, 0.01)}.get(method, (0.0, 0.0, 1.0))
-        damp = {"blend": spec.popular_weight, "cf": 0.0, "content": 0.01}.get(method, 1.0)
-        scale = np.where(active, damp, 1.0).astype(np.float32)[:, None]
-        overall = data.popularity / max(float(data.popularity.max()), 1e-9)
-        groups = ((data.segment_popularity, data.segment), (data.city_popularity, data.city))
-        for i, (popularity, group) in enumerate(groups, start=4):
-            if shares[i - 4]:
-                out[i] = _gather(popularity, np.where(known, group[safe], -1),
-                                 len(data.products)) * (scale * shares[i - 4])
-        if shares[2]:
-            out[6] = (overall[None, :] * (scale * shares[2])).astype(np.float32)
-        return out
-
-
-def _scale_sparse(scores: sp.csr_matrix, factor: Floats) -> sp.csr_matrix:
-    """A sparse signal with each row divided by its largest value, then times ``factor``
-    (one per row)."""
-    scores = sp.csr_matrix(scores, dtype=np.float32)
-    np.clip(scores.data, 0.0, None, out=scores.data)
-    top = scores.max(axis=1).toarray().ravel()
-    scale = np.where(top > 0, 1 / np.where(top > 0, top, 1), 0.0) * factor.ravel()
-    return sp.csr_matrix(sp.diags(scale.astype(np.float32)) @ scores)
-
-
-def _gather(popularity: Floats, group: Ints, m: int) -> Floats:
-    """Rows of a groups × products popularity (scaled to each group's best) per customer;
-    zeros for customers without a group."""
-    if len(popularity) == 0:
-        return np.zeros((len(group), m), np.float32)
-    scaled = np.vstack([scale_rows(popularity), np.zeros((1, m), np.float32)])
-    return scaled[np.where(group >= 0, group, len(popularity))]
+    def _reason_names(self) -> list[str]:
+        return [self.spec.model if s == "cf" else s for s in SIGNALS]
 
 
 def _item_table(products: pa.Array, items: Ints, score: np.ndarray, reason: str) -> pa.Table:

@@ -43,12 +43,12 @@ import pyarrow as pa
 from portraits.i18n import Lang
 from portraits.predict.inputs import PredictInputs, ToArrow
 from portraits.predict.recommend import (
-    Method,
     Recommender,
     RecommendSpec,
     fit_recommender,
     purchase_lines,
 )
+from portraits.predict.recs_rank import Method
 from portraits.predict.recs_signals import lookup
 from portraits.profile.schema import CUSTOMER_ID
 

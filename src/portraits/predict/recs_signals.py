@@ -176,32 +176,6 @@ def popularity_by(group: Ints, bought: sp.csr_matrix, n_groups: int) -> Floats:
     return np.asarray((member @ bought).todense(), dtype=np.float32)
 
 
-def scale_rows(scores: Floats, weight: Floats | float = 1.0) -> Floats:
-    """Each row divided by its largest value (negative values to 0), times ``weight`` (one
-    per row, or one for all): signals of different units become comparable shares of the
-    row's best. Works in place on float32 input."""
-    clipped = np.maximum(scores.astype(np.float32, copy=False), 0.0, out=None)
-    top = clipped.max(axis=1, keepdims=True) if clipped.size else np.ones((len(clipped), 1))
-    clipped *= (np.asarray(weight, np.float32) / np.where(top > 0, top, 1.0)).astype(np.float32)
-    return clipped
-
-
-def top_k(scores: Floats, k: int) -> tuple[Ints, Floats]:
-    """Column numbers and values of the ``k`` highest finite scores of each row, best
-    first (−inf marks a product that may not be recommended; rows may come out short,
-    padded with −1)."""
-    k = min(k, scores.shape[1])
-    if k <= 0:
-        return np.empty((len(scores), 0), np.int64), np.empty((len(scores), 0), np.float32)
-    best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    picked = np.take_along_axis(scores, best, axis=1)
-    order = np.argsort(-picked, axis=1, kind="stable")
-    best = np.take_along_axis(best, order, axis=1)
-    picked = np.take_along_axis(picked, order, axis=1)
-    best = np.where(np.isfinite(picked), best, -1)
-    return best.astype(np.int64), picked
-
-
 def lookup(values: pa.Array, index: pa.Array) -> Ints:
     """Position of each value in ``index`` (−1 when absent)."""
     found = pc.index_in(values, value_set=index)
@@ -267,37 +241,6 @@ class Fitted:
     city_popularity: Floats
     popularity: Floats
     launched_at: npt.NDArray[np.datetime64]
-
-    def content(self, rows: Ints) -> Floats:
-        """Affinity of each customer for each product's leaf category, top category and
-        brand (weights 0.5, 0.2, 0.3)."""
-        affinity = sp.hstack([self.leaf_affinity[rows], self.top_affinity[rows],
-                              self.brand_affinity[rows]]).toarray().astype(np.float32)
-        n, width = len(self.item_leaf), affinity.shape[1]
-        offsets = np.cumsum([0, self.leaf_affinity.shape[1], self.top_affinity.shape[1]])
-        # Products × features, three ones a row: a sparse product is one pass over the
-        # cells, where gathering the three affinities per product would be three.
-        features = sp.csr_matrix(
-            (np.tile(np.array([0.5, 0.2, 0.3], np.float32), n),
-             np.stack([self.item_leaf + offsets[0], self.item_top + offsets[1],
-                       self.item_brand + offsets[2]], axis=1).ravel(),
-             np.arange(0, 3 * n + 1, 3)), shape=(n, width))
-        mixed: Floats = np.ascontiguousarray((features @ affinity.T).T, dtype=np.float32)
-        return mixed
-
-    def price_match(self, rows: Ints, known: npt.NDArray[np.bool_],
-                    spec: RecommendSpec) -> Floats:
-        """1 inside the customer's price band, down to 1 − ``price_penalty`` at the far end
-        of a category's range; 1 when the customer's band is unknown."""
-        band = np.where(known, self.customer_price[rows], np.nan).astype(np.float32)
-        unknown = np.isnan(band)
-        gap = np.abs(self.item_price[None, :] - np.where(unknown, 0, band)[:, None])
-        gap -= np.float32(spec.price_tolerance)
-        np.clip(gap, 0, 1 - spec.price_tolerance, out=gap)
-        gap *= np.float32(-spec.price_penalty / max(1 - spec.price_tolerance, 1e-9))
-        gap += np.float32(1.0)
-        gap[unknown] = 1.0
-        return gap
 
 
 @dataclass(frozen=True)
