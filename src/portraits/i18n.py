@@ -399,6 +399,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "pr.method.blend": ("Blend with business rules", "混合推荐（含业务规则）"),
     "pr.method.popular": ("Popular (baseline)", "热门（基线）"),
     "pr.method.popular_segment": ("Popular in the segment (baseline)", "同群热门（基线）"),
+    "pr.demo_title": ("Predictions: each model on the window its training did not see",
+                      "预测模型：在训练未见过的窗口上的表现"),
     "pr.model": ("Model", "模型"),
     "pr.version": ("Version", "版本"),
     "pr.customers": ("Customers", "客户数"),

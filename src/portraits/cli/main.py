@@ -194,9 +194,11 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Create a fresh workspace, generate ~50k customers, load them, resolve identities
-    (ID graph and probabilistic matching), build profiles, run the standard tag library
-    (RFM segments, value layers, lifecycle stages), count the example segments, show the
-    purchase funnel, repurchase retention and top basket rules, and what was built."""
+    (ID graph and probabilistic matching), build profiles, train and evaluate the
+    prediction models (churn, propensity, CLV, next category, recommendations) and score
+    everyone, run the standard tag library (RFM segments, value layers, lifecycle
+    stages), count the example segments (two read predictions), show the purchase
+    funnel, repurchase retention and top basket rules, and what was built."""
     from portraits.cli.identity import print_resolve
     from portraits.cli.profile import print_completeness
     from portraits.cli.render import print_reports, records_table
@@ -204,10 +206,11 @@ def demo(
 
     started = time.perf_counter()
     lang = _state["lang"]
-    if (path / ".portraits").exists():
-        import shutil
+    import shutil
 
-        shutil.rmtree(path / ".portraits")
+    for made in (".portraits", "models", "reports"):  # a fresh demo every time
+        if (path / made).exists():
+            shutil.rmtree(path / made)
     Workspace.init(path, force=True).close()
     with Workspace(path) as ws:
         _print_generated(_generate(ws, customers, seed))
@@ -223,6 +226,7 @@ def demo(
             count = ws.profiles.build(ws.identity.customer_ids())
             summary = ws.engine.to_arrow(ws.profiles.completeness()).to_pylist()
         print_completeness(console, count, summary, lang)
+        _demo_predictions(ws, lang)  # before the tags: segments read the predictions
         _demo_tags(ws, lang)
         _demo_analytics(ws, lang)
         rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
@@ -251,6 +255,13 @@ def _demo_tags(ws: Any, lang: Lang) -> None:
     picked = ws.engine.to_arrow(champions.select("customer_id")).to_pylist()
     if picked:
         print_why(console, ws.tags.why(picked[0]["customer_id"], "vip"), lang)
+
+
+def _demo_predictions(ws: Any, lang: Lang) -> None:
+    """Train and evaluate every model, score everyone, one customer's recommendations."""
+    from portraits.cli.predict import demo_predictions
+
+    demo_predictions(console, ws, lang)
 
 
 def _demo_analytics(ws: Any, lang: Lang) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -184,17 +184,37 @@ def models_(path: WorkspaceDir = Path(".")) -> None:
 
 
 def demo_predictions(console: Console, ws: Workspace, lang: Lang) -> None:
-    """The demo's predictions: train and evaluate every model, score everyone, show one
-    customer's recommendations."""
+    """The demo's predictions: train every model (headline figures of each evaluation on
+    its held-out window), score everyone, show one customer's recommendations."""
     from portraits.predict.store import MODELS
 
+    table = Table(title=text("pr.demo_title", lang), title_justify="left")
+    for key in ("pr.model", "pr.metric", "value"):
+        table.add_column(text(key, lang), justify="right" if key == "value" else "left")
     for name in MODELS:
         with console.status(text("pr.training", lang, model=name)):
             trained = ws.predict.train(name, lang=lang)
-        print_summary(console, text("pr.evaluation_title", lang, model=text(
-            f"pr.model.{name}", lang), version=trained.version), trained.evaluation, lang)
+        for i, (label, value) in enumerate(trained.evaluation.summary(lang)[:HEADLINES[name]]):
+            table.add_row(text(f"pr.model.{name}", lang) if i == 0 else "", label, value)
+        table.add_section()
+    console.print(table)
     with console.status(text("pr.scoring", lang)):
         done = ws.predict.score()
     print_rows(console, text("pr.scored_title", lang),
                [{"model": text(f"pr.model.{d.model}", lang), "version": d.version,
                  "customers": d.customers} for d in done], lang)
+    wide = ws.predict.columns()
+    picked = ws.engine.to_arrow(wide.filter(wide.churn_risk.notnull()).order_by(
+        wide.clv.desc()).select("customer_id").limit(1)).to_pylist()
+    if picked:
+        customer = picked[0]["customer_id"]
+        recs = ws.engine.to_arrow(ws.predict.recommendations(customer).limit(5)).to_pylist()
+        print_rows(console, text("pr.recs_title", lang, customer=customer),
+                   [{"rank": r["rank"], "name": r["name"], "category_path": r["category_path"],
+                     "price": r["price"], "reason": text(f"pr.reason.{r['reason']}", lang)}
+                    for r in recs], lang)
+
+
+# How many summary lines of each model the demo shows (the headline figures come first).
+HEADLINES: Final = {"churn": 3, "propensity": 3, "clv": 8, "next_category": 9,
+                    "recommend": 4}
