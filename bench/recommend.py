@@ -190,7 +190,7 @@ def report(args: argparse.Namespace, data: dict[str, Any], rows: list[Step],
     print(f"\n{data['interactions']:,} interactions ({args.users:,} users × {args.items:,} "
           f"items, {args.groups} taste groups), {data['test_purchases']:,} test purchases, "
           f"{args.threads} threads\n")
-    print(f"process peak RSS {_peak():,.0f} MB\n")
+    print(f"peak RSS over the steps {max(r[3] for r in rows):,.0f} MB\n")
     print("| step | seconds | peak RSS in step (MB) | note |\n|---|---:|---:|---|")
     for label, seconds, note, peak in rows:
         print(f"| {label} | {seconds:.2f} | {peak:,.0f} | {note} |")
@@ -204,7 +204,7 @@ def report(args: argparse.Namespace, data: dict[str, Any], rows: list[Step],
     out.write_text(json.dumps({"steps": [dict(zip(("step", "seconds", "note", "peak_rss_mb"),
                                                   r, strict=True)) for r in rows],
                                "evaluation": found.to_dict() if found else None,
-                               "process_peak_rss_mb": _peak(),
+                               "peak_rss_mb": max(r[3] for r in rows),
                                "interactions": int(data["interactions"])},
                               ensure_ascii=False, indent=1), encoding="utf-8")
 

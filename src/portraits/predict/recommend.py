@@ -146,9 +146,9 @@ class RecommendSpec:
     segment_share: float = 0.5
     city_share: float = 0.3
     new_product_days: int = 60
-    cf_candidates: int = 200
-    pair_candidates: int = 50
-    group_candidates: int = 30
+    cf_candidates: int = 100
+    pair_candidates: int = 30
+    group_candidates: int = 20
 
 
 def window_start(as_of: datetime, spec: RecommendSpec, since: datetime | None) -> datetime | None:
