@@ -40,3 +40,31 @@ def test_churn_scores_agree_on_spark_and_duckdb(shop: Shop) -> None:
     assert duck_scores.num_rows > 400
     assert spark_scores.equals(duck_scores)
     assert spark_auc == duck_auc
+
+
+def _model_scores(shop: Shop, engine: str) -> dict[str, pa.Table]:
+    """CLV and next-category scores of models trained on ``engine`` (not saved)."""
+    from portraits.predict.models import score_model, train_model
+    from portraits.predict.spec import PredictSpec
+
+    spec = PredictSpec(training_windows=1)
+    with Workspace(shop.root, settings=Settings(now=NOW, lang="en", engine=engine)) as ws:  # type: ignore[arg-type]
+        inputs = ws.predict.inputs()
+        found = {}
+        for name in ("clv", "next_category"):
+            trained = train_model(name, inputs, ws.engine.to_arrow, NOW, spec)
+            found[name] = score_model(name, trained.fitted, inputs, ws.engine.to_arrow, NOW,
+                                      spec).sort_by("customer_id")
+        return found
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_clv_and_next_category_agree_on_spark_and_duckdb(shop: Shop) -> None:
+    duck, spark = _model_scores(shop, "duckdb"), _model_scores(shop, "spark")
+    assert duck["clv"].num_rows > 400 and duck["next_category"].num_rows > 1000
+    assert spark["next_category"].equals(duck["next_category"])
+    assert spark["clv"]["customer_id"].equals(duck["clv"]["customer_id"])
+    for column in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        assert spark["clv"][column].to_numpy() == pytest.approx(
+            duck["clv"][column].to_numpy(), rel=1e-9), column
