@@ -160,7 +160,7 @@ def recommend(customer: Annotated[str, typer.Argument(
         with _open(path) as ws:
             recs = ws.predict.recommend(customer, k)
         rows = [{"rank": r["rank"], "product_id": r["product_id"], "name": r["name"],
-                 "category_path": r["category_path"], "price": r["price"],
+                 "category_path": r["category_path"], "price": f"{r['price']:,.2f}",
                  "reason": text(f"pr.reason.{r['reason']}", lang),
                  "score": r["score"]} for r in recs.to_pylist()]
         print_rows(console, text("pr.recs_title", lang, customer=customer), rows, lang)
@@ -194,7 +194,9 @@ def demo_predictions(console: Console, ws: Workspace, lang: Lang) -> None:
     for name in MODELS:
         with console.status(text("pr.training", lang, model=name)):
             trained = ws.predict.train(name, lang=lang)
-        for i, (label, value) in enumerate(trained.evaluation.summary(lang)[:HEADLINES[name]]):
+        summary = trained.evaluation.summary(lang)
+        for i, line in enumerate(HEADLINES[name]):
+            label, value = summary[line]
             table.add_row(text(f"pr.model.{name}", lang) if i == 0 else "", label, value)
         table.add_section()
     console.print(table)
@@ -211,10 +213,14 @@ def demo_predictions(console: Console, ws: Workspace, lang: Lang) -> None:
         recs = ws.engine.to_arrow(ws.predict.recommendations(customer).limit(5)).to_pylist()
         print_rows(console, text("pr.recs_title", lang, customer=customer),
                    [{"rank": r["rank"], "name": r["name"], "category_path": r["category_path"],
-                     "price": r["price"], "reason": text(f"pr.reason.{r['reason']}", lang)}
+                     "price": f"{r['price']:,.2f}",
+                     "reason": text(f"pr.reason.{r['reason']}", lang)}
                     for r in recs], lang)
 
 
-# How many summary lines of each model the demo shows (the headline figures come first).
-HEADLINES: Final = {"churn": 3, "propensity": 3, "clv": 8, "next_category": 9,
-                    "recommend": 4}
+# Which lines of each model's evaluation summary the demo shows: ROC-AUC, PR-AUC and
+# lift of the classifiers; CLV's correlation, totals and their error; next category's
+# top-1, top-3 and MRR with the best baseline's top-3; the blend's precision, recall,
+# NDCG and hit rate.
+HEADLINES: Final = {"churn": (0, 1, 5), "propensity": (0, 1, 5), "clv": (4, 5, 6, 7, 11),
+                    "next_category": (3, 4, 5, 10), "recommend": (0, 1, 2, 3)}

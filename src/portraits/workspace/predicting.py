@@ -207,7 +207,9 @@ class PredictNamespace:
                 self._store_recommendations(scores, version, scored_at)
             else:
                 self._store(name, prediction_rows(scores, name, version, scored_at))
-            done.append(Scored(name, version, scores.num_rows, scored_at))
+            customers = (len(scores[CUSTOMER_ID].unique()) if name == "recommend"
+                         else scores.num_rows)
+            done.append(Scored(name, version, customers, scored_at))
         return done
 
     def _store(self, name: ModelName, rows: pa.Table) -> None:
