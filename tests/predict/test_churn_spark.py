@@ -43,7 +43,8 @@ def test_churn_scores_agree_on_spark_and_duckdb(shop: Shop) -> None:
 
 
 def _model_scores(shop: Shop, engine: str) -> dict[str, pa.Table]:
-    """CLV and next-category scores of models trained on ``engine`` (not saved)."""
+    """CLV, next-category and recommendation scores of models trained on ``engine`` (not
+    saved)."""
     from portraits.predict.models import score_model, train_model
     from portraits.predict.spec import PredictSpec
 
@@ -51,17 +52,22 @@ def _model_scores(shop: Shop, engine: str) -> dict[str, pa.Table]:
     with Workspace(shop.root, settings=Settings(now=NOW, lang="en", engine=engine)) as ws:  # type: ignore[arg-type]
         inputs = ws.predict.inputs()
         found = {}
-        for name in ("clv", "next_category"):
+        for name in ("clv", "next_category", "recommend"):
             trained = train_model(name, inputs, ws.engine.to_arrow, NOW, spec)
             found[name] = score_model(name, trained.fitted, inputs, ws.engine.to_arrow, NOW,
-                                      spec).sort_by("customer_id")
+                                      spec).sort_by([("customer_id", "ascending")]
+                                                    + ([("rank", "ascending")]
+                                                       if name == "recommend" else []))
         return found
 
 
 @pytest.mark.spark
 @pytest.mark.slow
-def test_clv_and_next_category_agree_on_spark_and_duckdb(shop: Shop) -> None:
+def test_clv_next_category_and_recommendations_agree_on_spark_and_duckdb(shop: Shop) -> None:
     duck, spark = _model_scores(shop, "duckdb"), _model_scores(shop, "spark")
+    assert duck["recommend"].num_rows >= 10_000
+    assert spark["recommend"].select(["customer_id", "rank", "product_id", "reason"]).equals(
+        duck["recommend"].select(["customer_id", "rank", "product_id", "reason"]))
     assert duck["clv"].num_rows > 400 and duck["next_category"].num_rows > 1000
     assert spark["next_category"].equals(duck["next_category"])
     assert spark["clv"]["customer_id"].equals(duck["clv"]["customer_id"])

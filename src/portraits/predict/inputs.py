@@ -1,9 +1,11 @@
-"""What every model reads: the canonical tables with each record's ``customer_id``."""
+"""What every model reads (the canonical tables with each record's ``customer_id``) and
+how every model fits (on one thread)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
@@ -33,3 +35,12 @@ class PredictInputs:
     events: ir.Table | None = None
     profiles: ir.Table | None = None
     interests: ir.Table | None = None
+
+
+def one_thread() -> Any:
+    """A context in which OpenMP and BLAS use one thread: the boosters and factorisations
+    give the same model on every machine, and run faster than threads spinning against
+    each other on a busy one."""
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    return threadpool_limits(limits=1)

@@ -22,7 +22,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
-from portraits.predict.inputs import PredictInputs, ToArrow
+from portraits.predict.inputs import PredictInputs, ToArrow, one_thread
 from portraits.predict.nextcat_features import (
     FEATURES,
     active_customers,
@@ -264,23 +264,16 @@ def _fit(matrix: np.ndarray, target: np.ndarray, seed: int) -> Any:
     estimator = HistGradientBoostingClassifier(
         learning_rate=0.05, max_iter=100, max_leaf_nodes=7, min_samples_leaf=40,
         l2_regularization=1.0, early_stopping=False, random_state=seed)
-    with _one_thread():
+    with one_thread():
         return estimator.fit(matrix, target)
 
-
-def _one_thread() -> Any:
-    """One OpenMP thread for the booster: faster than threads spinning against each other
-    on a busy machine, and the same model everywhere."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
 
 
 def _predict(estimator: Any, frame: pa.Table,
              features: Sequence[str] = FEATURES) -> np.ndarray:
     if frame.num_rows == 0:
         return np.zeros(0)
-    with _one_thread():
+    with one_thread():
         scores = estimator.predict_proba(_matrix(frame, features))[:, 1]
     return np.asarray(scores, dtype=np.float64)
 
