@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from portraits.cli.main import app
+from portraits.errors import PortraitsError
 from portraits.predict.store import MODELS, PREDICTION_FIELDS
 from portraits.settings import get_settings
 from tests.conftest import NOW
@@ -166,3 +167,6 @@ def test_mistakes_are_one_clear_line(shop: Shop, tmp_path: Path) -> None:
     assert "no recommend model trained yet" in out
     out = run("predict", "evaluate", "clv", "--version", "v9", "-p", str(empty), code=2)
     assert "no saved clv model v9" in out
+    with Shop(empty, shop.truth).open() as ws, pytest.raises(PortraitsError,
+                                                            match="predict score"):
+        ws.predict.columns()

@@ -237,7 +237,13 @@ class PredictNamespace:
 
     def table(self) -> ir.Table:
         """The stored scores, one row per customer, model and field."""
-        return self._ws.table(PREDICTIONS)
+        return self._scored(PREDICTIONS)
+
+    def _scored(self, name: str) -> ir.Table:
+        if not self._ws.engine.has_table(name):
+            raise PortraitsError(f"no {name} yet; run 'portraits predict train' and "
+                                 "'portraits predict score'")
+        return self._ws.table(name)
 
     def columns(self) -> ir.Table:
         """One row per scored customer with a column per prediction field."""
@@ -251,7 +257,7 @@ class PredictNamespace:
         """Stored recommendations with product name, category, brand and price (one
         customer's when a customer id is given)."""
         ws = self._ws
-        recs = ws.table(RECOMMENDATIONS)
+        recs = self._scored(RECOMMENDATIONS)
         if customer is not None:
             recs = recs.filter(recs[CUSTOMER_ID] == customer)
         products = ws.table("products").select("product_id", "name", "category_path",
