@@ -54,7 +54,7 @@ def _open(path: Path) -> Workspace:
 @predict_app.command("train")
 def train(models: Models = None, path: WorkspaceDir = Path("."), as_of: AsOf = None) -> None:
     """Train models on earlier windows, evaluate each on the latest held-out window, save
-    the model (models/<model>-v<N>.joblib) and its report (reports/predictions/)."""
+    the model (`models/MODEL-vN.joblib`) and its report (`reports/predictions/MODEL-vN.md`)."""
     from portraits.predict.store import MODELS
 
     def action() -> None:
@@ -110,7 +110,7 @@ def evaluate(model: Annotated[str, typer.Argument(
              version: Annotated[str | None, typer.Option(
                  help="A saved version (v1, v2…); the latest when omitted.")] = None) -> None:
     """Print a trained model's whole evaluation (summary, calibration, lift, feature
-    importances in plain words, baselines) and save it as reports/predictions/<model>.md."""
+    importances in plain words, baselines) and save it as `reports/predictions/MODEL-vN.md`."""
     from portraits.predict.models import detail_tables
 
     def action() -> None:
