@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 ensure_uv
+ensure_pdf_libs
 uv sync --frozen --all-extras --quiet
 uv run --frozen portraits demo "$@"

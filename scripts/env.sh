@@ -18,3 +18,14 @@ ensure_java() {
     $sudo apt-get install -y -qq openjdk-17-jre-headless >/dev/null
   fi
 }
+
+ensure_pdf_libs() {
+  # PDF reports: WeasyPrint draws text with Pango (a system library, not a wheel).
+  if ! ldconfig -p 2>/dev/null | grep -q "libpango-1.0.so"; then
+    echo "installing Pango for PDF reports"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null
+  fi
+}
