@@ -328,6 +328,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "an.co_purchases": ("Bought together", "共同购买"),
     "an.bought_together_share": ("Bought-together share", "共同购买占比"),
     "an.substitute_score": ("Substitute score", "替代得分"),
+    "demo_report_writing": ("Writing the insight report of {month}…",
+                            "正在生成 {month} 用户洞察报告…"),
+    "demo_report": ("Insight report: {path}", "用户洞察报告：{path}"),
     # predict
     "pr.training": ("Training {model}…", "正在训练 {model}…"),
     "pr.scoring": ("Scoring customers…", "正在为客户打分…"),

@@ -20,6 +20,7 @@ from portraits.cli.analyze import analyze_app
 from portraits.cli.identity import identity_app
 from portraits.cli.predict import predict_app
 from portraits.cli.profile import profile_app
+from portraits.cli.report import report_command
 from portraits.cli.tags import segment_app, tags_app
 from portraits.errors import PortraitsError
 from portraits.i18n import Lang, text
@@ -44,6 +45,7 @@ app.add_typer(tags_app)
 app.add_typer(segment_app)
 app.add_typer(analyze_app)
 app.add_typer(predict_app)
+app.command("report")(report_command)
 
 
 def lang() -> Lang:
@@ -198,7 +200,8 @@ def demo(
     prediction models (churn, propensity, CLV, next category, recommendations) and score
     everyone, run the standard tag library (RFM segments, value layers, lifecycle
     stages), count the example segments (two read predictions), show the purchase
-    funnel, repurchase retention and top basket rules, and what was built."""
+    funnel, repurchase retention and top basket rules, and write the monthly insight
+    report of the last full month (HTML and PDF)."""
     from portraits.cli.identity import print_resolve
     from portraits.cli.profile import print_completeness
     from portraits.cli.render import print_reports, records_table
@@ -229,6 +232,7 @@ def demo(
         _demo_predictions(ws, lang)  # before the tags: segments read the predictions
         _demo_tags(ws, lang)
         _demo_analytics(ws, lang)
+        _demo_report(ws, lang)
         rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
         console.print(records_table(text("tables_title", lang), rows, ["table", "rows"], lang))
     console.print(text("demo_done", lang, seconds=time.perf_counter() - started, path=path))
@@ -262,6 +266,18 @@ def _demo_predictions(ws: Any, lang: Lang) -> None:
     from portraits.cli.predict import demo_predictions
 
     demo_predictions(console, ws, lang)
+
+
+def _demo_report(ws: Any, lang: Lang) -> None:
+    """The monthly insight report of the last full month, as HTML and PDF."""
+    from portraits.cli.report import last_full_month
+    from portraits.report.render import write_report
+
+    month = last_full_month(ws.settings.current_time())
+    with console.status(text("demo_report_writing", lang, month=f"{month:%Y-%m}")):
+        paths = write_report(ws, month, lang)
+    for written in paths:
+        console.print(text("demo_report", lang, path=written))
 
 
 def _demo_analytics(ws: Any, lang: Lang) -> None:
