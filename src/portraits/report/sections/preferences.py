@@ -59,7 +59,8 @@ def build(ctx: MonthContext) -> SectionResult:
     tables.append(rules_table)
     if rules_chart is not None:
         charts.append(rules_chart)
-    kpis = (Kpi("gmv", ctx.t("Sales of counted order lines", "有效订单行销售额"),
+    kpis = (Kpi("gmv", ctx.t("Sales of counted order lines (before order discounts)",
+                            "有效订单行销售额（订单折扣前）"),
                 figures["gmv"], figures["previous_gmv"], "currency"),
             Kpi("units", ctx.t("Units sold", "销售件数"), figures["units"],
                 int(categories["previous_units"].sum())))
