@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,6 +23,9 @@ from portraits.report.render import render_html
 from portraits.settings import get_settings
 from tests.conftest import NOW
 from tests.report.conftest import MONTH, Shop
+from tests.report.test_browser import browser
+
+__all__ = ["browser"]  # the Chromium fixture, shared with the sample-report browser tests
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 runner = CliRunner()
@@ -132,3 +136,23 @@ def test_the_command_writes_html_and_pdf(shop: Shop, tmp_path: Path) -> None:
                               check=True).stdout
         for title in ("概览", "用户画像概览", "价值分层与流转", "建议行动"):
             assert title in text
+
+
+def test_the_real_report_draws_every_chart_in_chromium(reports: dict[str, Report],
+                                                       browser: Any, tmp_path: Path) -> None:
+    report = reports["zh-CN"]
+    page_file = tmp_path / "insight.html"
+    page_file.write_text(render_html(report), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(page_file.as_uri())
+    page.wait_for_function("window.portraitsCharts !== undefined")
+    drawn = page.evaluate("""() => Array.from(document.querySelectorAll('[data-chart]'))
+        .map(el => ({instance: !!echarts.getInstanceByDom(el),
+                     shapes: el.querySelectorAll('svg path, svg rect, svg text').length}))""")
+    page.close()
+    assert errors == []
+    assert len(drawn) == sum(len(s.charts) for s in report.sections)
+    assert all(chart["instance"] and chart["shapes"] > 5 for chart in drawn), drawn

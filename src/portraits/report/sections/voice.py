@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 SENTIMENT: Final = "review_sentiment"
 PAIN_POINTS: Final = 3  # keywords per category
 PAIN_MIN_COUNT: Final = 2  # a month has few reviews: two negative ones naming a word suffice
-MIN_SCORED: Final = 3  # scored reviews a category needs in the month to count as a rise
+# A rise in a category's negative share counts when the month has at least this many
+# scored reviews there and the share grew by at least MIN_RISE (a share point more on a
+# handful of reviews is noise, not a signal worth an action).
+MIN_SCORED: Final = 20
+MIN_RISE: Final = 0.05
 SCORE_HINT: Final = ("run 'portraits analyze sentiment'", "请运行 'portraits analyze sentiment'")
 
 
@@ -165,7 +169,8 @@ def _category_figures(per: pd.DataFrame, pains: pd.DataFrame | None) -> dict[str
     rising = per[(per["scored"] >= MIN_SCORED) & (per["negatives"] > 0)
                  & per["previous_share"].notna()]
     rising = rising.assign(rise=rising["negative_share"] - rising["previous_share"])
-    rising = rising[rising["rise"] > 0].sort_values(["rise", "category"], ascending=[False, True])
+    rising = rising[rising["rise"] >= MIN_RISE].sort_values(["rise", "category"],
+                                                            ascending=[False, True])
     if not rising.empty:
         top = rising.iloc[0]
         found |= {"negative_rise_category": str(top["category"]),
