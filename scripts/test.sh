@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 ensure_uv
 ensure_java
+ensure_pdf_libs
 bash scripts/browser.sh  # Chromium, poppler-utils, CJK fonts: the report's browser tests
 uv sync --frozen --all-extras --quiet
 echo "== ruff"; uv run --frozen ruff check src tests bench
