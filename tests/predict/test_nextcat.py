@@ -11,6 +11,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,8 +27,13 @@ from portraits.predict.nextcat import (
 )
 from portraits.predict.nextcat_features import (
     FEATURES,
+    CandidateCodes,
     category_features,
+    first_hits,
     next_category_labels,
+    normalised_best,
+    ranked_rows,
+    top_categories,
 )
 from portraits.synth.personas import PERSONAS
 from portraits.workspace.facade import Workspace
@@ -235,3 +241,44 @@ def test_evaluation_reads_in_both_languages(model: NextCategoryModel) -> None:
     rows = evaluation.rows()
     assert [r["method"] for r in rows] == [MODEL, *BASELINES]
     assert set(rows[0]) == {"method", "top1", "top3", "mrr", "customers"}
+
+
+
+def test_evaluation_figures_are_those_of_the_loop_implementation(
+        model: NextCategoryModel) -> None:
+    # Frozen from the implementation that ranked and scored with Python loops, before the
+    # rankings became arrays: the arrays must rank exactly as the loops did.
+    evaluation = model.evaluation
+    assert (evaluation.customers, evaluation.covered) == (138, 99 / 138)
+    figures = {s.method: (s.top1, s.topk, s.mrr) for s in evaluation.scores}
+    assert figures == {
+        MODEL: (30 / 138, 81 / 138, 0.4406049257274187),
+        "most_viewed_30d": (22 / 138, 42 / 138, 0.308234021242165),
+        "most_bought": (32 / 138, 76 / 138, 0.43829565350967964),
+        "most_popular": (19 / 138, 36 / 138, 0.2797960139998099),
+    }
+    assert model.evaluation.scores[0].categories == (
+        (WIPES, 19, 11 / 48, 11 / 19), ("母婴/玩具", 19, 2 / 5, 2 / 19),
+        (DIAPERS, 17, 2 / 5, 2 / 17), ("数码/手机壳", 14, 1 / 8, 1 / 14),
+        ("母婴/奶粉", 14, 1 / 12, 1 / 14))
+
+
+
+def test_rankings_break_ties_by_name_and_fill_with_popular_categories() -> None:
+    frame = pa.table({"customer_id": ["c1", "c1", "c1", "c2"],
+                      "category": ["A", "B", "C", "B"]})
+    scores = np.array([0.2, 0.6, 0.2, 0.0])
+    popular = ["B", "D", "A"]
+    codes = CandidateCodes.of((frame.column("customer_id"), pa.array(["c3"])),
+                              (frame.column("category"), pa.array([*popular, "E"])))
+    customer, category = codes.rows(frame)
+    ordered = ranked_rows(customer, category, scores)
+    top = top_categories(codes, ordered, codes.category(popular), 3)
+    assert [codes.name(top[:, j]).to_pylist() for j in range(3)] == [
+        ["B", "B", "B"], ["A", "D", "D"], ["C", "A", "A"]]
+    has, probability = normalised_best(customer, scores, 3)
+    assert has.tolist() == [True, True, False] and probability[:2].tolist() == [0.6, 1.0]
+    truth = codes.pairs(codes.customer(["c1", "c2", "c3", "c3"]),
+                        codes.category(["D", "A", "D", "E"]))
+    assert first_hits(codes, ordered, codes.category(popular), truth).tolist() == [4, 3, 2]
+

@@ -13,8 +13,7 @@ the popular ones.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -25,10 +24,16 @@ import pyarrow as pa
 from portraits.predict.inputs import PredictInputs, ToArrow, one_thread
 from portraits.predict.nextcat_features import (
     FEATURES,
+    CandidateCodes,
     active_customers,
     category_features,
     category_popularity,
+    first_hits,
+    member,
     next_category_labels,
+    normalised_best,
+    ranked_rows,
+    top_categories,
 )
 from portraits.profile.schema import CUSTOMER_ID
 
@@ -176,7 +181,7 @@ class NextCategoryModel:
             as_of: Reference time (usually now).
 
         Returns:
-            One row per customer with any event or order up to ``as_of``:
+            One row per customer with any event or order up to ``as_of``, in id order:
             ``customer_id``, ``next_category``, ``probability`` (the model's score
             normalised over the customer's candidates; for customers without any, the
             category's share of the popular categories' buyers), ``second_category``
@@ -186,21 +191,22 @@ class NextCategoryModel:
         scores = _predict(self.estimator, frame, self.features)
         popular, shares = _popular(inputs, to_arrow, as_of)
         popular = popular or self.popular
-        ranked = _rank(frame, scores, popular)
-        normalised = _normalised(frame, scores)
-        fallback = shares[0] / sum(shares) if shares else None
-        customers = sorted(to_arrow(active_customers(inputs, as_of))
-                           .column(CUSTOMER_ID).to_pylist())
-        columns: dict[str, list[Any]] = {name: [] for name in (
-            CUSTOMER_ID, "next_category", "probability", "second_category", "third_category")}
-        for customer in customers:
-            top = ranked.get(customer, list(popular))[: self.spec.top]
-            ranking: list[str | None] = [*top, None, None, None]
-            columns[CUSTOMER_ID].append(customer)
-            columns["next_category"].append(ranking[0])
-            columns["probability"].append(normalised.get(customer, fallback))
-            columns["second_category"].append(ranking[1])
-            columns["third_category"].append(ranking[2])
+        active = to_arrow(active_customers(inputs, as_of)).column(CUSTOMER_ID)
+        codes = CandidateCodes.of((frame.column(CUSTOMER_ID), active),
+                                  (frame.column("category"), pa.array(popular, pa.string())))
+        customer, category = codes.rows(frame)
+        ranked = top_categories(codes, ranked_rows(customer, category, scores),
+                                codes.category(popular), self.spec.top)
+        rows = np.sort(codes.customer(active))  # codes are in id order
+        has, probability = normalised_best(customer, scores, len(codes.customers))
+        fallback = shares[0] / sum(shares) if shares else np.nan
+        probability = np.where(has[rows], probability[rows], fallback)
+        none = np.full(len(rows), -1)
+        first, second, third = (codes.name(ranked[rows, j] if j < self.spec.top else none)
+                                for j in range(3))
+        columns = [codes.customers.take(pa.array(rows)), first,
+                   pa.array(probability, pa.float64(), mask=np.isnan(probability)),
+                   second, third]
         return pa.table(columns, schema=pa.schema([
             (CUSTOMER_ID, pa.string()), ("next_category", pa.string()),
             ("probability", pa.float64()), ("second_category", pa.string()),
@@ -218,18 +224,6 @@ def _matrix(frame: pa.Table, features: Sequence[str] = FEATURES) -> np.ndarray:
                             .astype(np.float64) for name in features])
 
 
-def _pairs(table: pa.Table) -> set[tuple[str, str]]:
-    return set(zip(table.column(CUSTOMER_ID).to_pylist(),
-                   table.column("category").to_pylist(), strict=True))
-
-
-def _truth(labels: pa.Table) -> dict[str, set[str]]:
-    truth: dict[str, set[str]] = {}
-    for customer, category in sorted(_pairs(labels)):  # sorted: sums in a fixed order
-        truth.setdefault(customer, set()).add(category)
-    return truth
-
-
 def _popular(inputs: PredictInputs, to_arrow: ToArrow,
              cutoff: datetime) -> tuple[tuple[str, ...], list[float]]:
     """Categories by share of last month's buyers (ties by name), and those shares."""
@@ -239,23 +233,33 @@ def _popular(inputs: PredictInputs, to_arrow: ToArrow,
             [float(v) for v in table.column("popularity").to_pylist()])
 
 
-def _training_set(inputs: PredictInputs, to_arrow: ToArrow, as_of: datetime,
-                  spec: NextCategorySpec) -> tuple[np.ndarray, np.ndarray]:
-    """Stacked candidate rows of the training windows; 1 where the category is in the
-    customer's first order of the window (customers who did not order are all 0)."""
-    matrices, targets = [], []
-    for k in range(1, spec.training_windows + 1):
-        cutoff = as_of - timedelta(days=(k + 1) * spec.horizon_days)
-        frame = _frame(inputs, to_arrow, cutoff)
-        positive = _pairs(to_arrow(next_category_labels(inputs, cutoff, spec.horizon_days)))
-        rows = zip(frame.column(CUSTOMER_ID).to_pylist(), frame.column("category").to_pylist(),
-                   strict=True)
-        matrices.append(_matrix(frame))
-        targets.append(np.array([row in positive for row in rows], dtype=np.int64))
-    return np.vstack(matrices), np.concatenate(targets)
+def training_cutoffs(as_of: datetime, spec: NextCategorySpec) -> list[datetime]:
+    """Starts of the training windows, latest first: ``as_of − (k+1)·horizon``."""
+    return [as_of - timedelta(days=(k + 1) * spec.horizon_days)
+            for k in range(1, spec.training_windows + 1)]
 
 
-def _fit(matrix: np.ndarray, target: np.ndarray, seed: int) -> Any:
+def labelled_window(inputs: PredictInputs, to_arrow: ToArrow, cutoff: datetime,
+                    horizon_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows at a cutoff and their labels: 1 where the category is in the
+    customer's first order of the ``horizon_days`` after it (customers who did not order
+    are all 0).
+
+    Returns:
+        The feature matrix (:data:`FEATURES`) and the 0/1 targets, one row per candidate.
+    """
+    frame = _frame(inputs, to_arrow, cutoff)
+    labels = to_arrow(next_category_labels(inputs, cutoff, horizon_days))
+    codes = CandidateCodes.of((frame.column(CUSTOMER_ID), labels.column(CUSTOMER_ID)),
+                              (frame.column("category"), labels.column("category")))
+    customer, category = codes.rows(frame)
+    positive = codes.pairs(*codes.rows(labels))
+    rows = customer * len(codes.categories) + category
+    return _matrix(frame), member(rows, positive).astype(np.int64)
+
+
+def fit_next_category(matrix: np.ndarray, target: np.ndarray, seed: int) -> Any:
+    """The seeded gradient-boosted classifier on stacked candidate rows (one thread)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     if len(np.unique(target)) < 2:
@@ -268,7 +272,6 @@ def _fit(matrix: np.ndarray, target: np.ndarray, seed: int) -> Any:
         return estimator.fit(matrix, target)
 
 
-
 def _predict(estimator: Any, frame: pa.Table,
              features: Sequence[str] = FEATURES) -> np.ndarray:
     if frame.num_rows == 0:
@@ -278,82 +281,63 @@ def _predict(estimator: Any, frame: pa.Table,
     return np.asarray(scores, dtype=np.float64)
 
 
-def _rank(frame: pa.Table, scores: np.ndarray, popular: Sequence[str],
-          keep: np.ndarray | None = None) -> Rankings:
-    """Each customer's candidates by score (ties by name), then the popular categories."""
-    customers = np.asarray(frame.column(CUSTOMER_ID).to_pylist(), dtype=object)
-    categories = np.asarray(frame.column("category").to_pylist(), dtype=object)
-    if keep is not None:
-        customers, categories, scores = customers[keep], categories[keep], scores[keep]
-    order = np.lexsort((categories.astype(str), -scores, customers.astype(str)))
-    ranked: Rankings = {}
-    for i in order:
-        ranked.setdefault(str(customers[i]), []).append(str(categories[i]))
-    for ranking in ranked.values():
-        ranking.extend(c for c in popular if c not in ranking)
-    return ranked
-
-
-def _normalised(frame: pa.Table, scores: np.ndarray) -> dict[str, float]:
-    """Each customer's best score divided by the sum of their candidates' scores."""
-    best: dict[str, float] = {}
-    total: dict[str, float] = {}
-    count: Counter[str] = Counter()
-    for customer, value in zip(frame.column(CUSTOMER_ID).to_pylist(), scores, strict=True):
-        best[customer] = max(best.get(customer, 0.0), float(value))
-        total[customer] = total.get(customer, 0.0) + float(value)
-        count[customer] += 1
-    return {c: best[c] / total[c] if total[c] > 0 else 1.0 / count[c] for c in best}
-
-
-def _ranking_score(method: str, rankings: Mapping[str, Sequence[str]],
-                   truth: Mapping[str, set[str]], k: int,
-                   main: Sequence[str]) -> RankingScore:
-    hits1, hitsk, reciprocal = [], [], []
-    for customer, bought in truth.items():
-        ranking = rankings[customer]
-        hits1.append(ranking[0] in bought)
-        hitsk.append(any(c in bought for c in ranking[:k]))
-        rank = next((i + 1 for i, c in enumerate(ranking) if c in bought), None)
-        reciprocal.append(1.0 / rank if rank else 0.0)
+def _ranking_score(method: str, codes: CandidateCodes, ordered: tuple[np.ndarray, ...],
+                   popular: np.ndarray, truth: np.ndarray, k: int,
+                   main: Sequence[int]) -> RankingScore:
+    buyers = np.unique(codes.split(truth)[0])  # in id order, as the figures were summed
+    rank = first_hits(codes, ordered, popular, truth)[buyers]
+    first = top_categories(codes, ordered, popular, 1)[buyers, 0]
+    reciprocal = np.where(rank > 0, 1.0 / np.maximum(rank, 1), 0.0)
     categories = []
     for category in main:
-        predicted = [c for c, r in rankings.items() if c in truth and r[0] == category]
-        right = sum(category in truth[c] for c in predicted)
-        support = sum(category in bought for bought in truth.values())
-        categories.append((category, support, right / len(predicted) if predicted else 0.0,
+        predicted = buyers[first == category]
+        right = int(member(predicted * len(codes.categories) + category, truth).sum())
+        support = int((codes.split(truth)[1] == category).sum())
+        categories.append((str(codes.categories[category]), support,
+                           right / len(predicted) if len(predicted) else 0.0,
                            right / support if support else 0.0))
-    return RankingScore(method, float(np.mean(hits1)), float(np.mean(hitsk)),
+    return RankingScore(method, float(np.mean(rank == 1)),
+                        float(np.mean((rank >= 1) & (rank <= k))),
                         float(np.mean(reciprocal)), tuple(categories))
 
 
-def _evaluate(inputs: PredictInputs, to_arrow: ToArrow, estimator: Any, as_of: datetime,
-              spec: NextCategorySpec) -> NextCategoryEvaluation:
+def evaluate_next_category(inputs: PredictInputs, to_arrow: ToArrow, estimator: Any,
+                           as_of: datetime, spec: NextCategorySpec) -> NextCategoryEvaluation:
+    """The model beside its baselines on the window of ``spec.horizon_days`` before
+    ``as_of`` (features as of its start).
+
+    Raises:
+        ValueError: When nobody ordered in the window.
+    """
     cutoff = as_of - timedelta(days=spec.horizon_days)
-    truth = _truth(to_arrow(next_category_labels(inputs, cutoff, spec.horizon_days)))
-    if not truth:
+    labels = to_arrow(next_category_labels(inputs, cutoff, spec.horizon_days))
+    if labels.num_rows == 0:
         raise ValueError(f"next category: nobody ordered between {cutoff} and {as_of}")
     frame = _frame(inputs, to_arrow, cutoff)
-    popular, _ = _popular(inputs, to_arrow, cutoff)
+    popular_names, _ = _popular(inputs, to_arrow, cutoff)
+    codes = CandidateCodes.of((frame.column(CUSTOMER_ID), labels.column(CUSTOMER_ID)),
+                              (frame.column("category"), labels.column("category"),
+                               pa.array(popular_names, pa.string())))
+    customer, category = codes.rows(frame)
+    truth = codes.pairs(*codes.rows(labels))
+    popular = codes.category(popular_names)
     views = frame.column("views_30d").to_numpy().astype(np.float64)
     bought = frame.column("purchases").to_numpy().astype(np.float64)
-    methods: dict[str, Rankings] = {
-        MODEL: _rank(frame, _predict(estimator, frame), popular),
-        "most_viewed_30d": _rank(frame, views, popular, views > 0),
-        "most_bought": _rank(frame, bought, popular, bought > 0),
-        "most_popular": {},
-    }
-    candidates = _pairs(frame)
-    counts = Counter(category for bought_now in truth.values() for category in bought_now)
-    main = sorted(counts, key=lambda c: (-counts[c], c))[:_MAIN_CATEGORIES]
-    scores = tuple(
-        _ranking_score(name, {c: ranked.get(c, list(popular)) for c in truth}, truth,
-                       spec.top, main)
-        for name, ranked in methods.items())
-    covered = sum(any((c, b) in candidates for b in bought_now)
-                  for c, bought_now in truth.items()) / len(truth)
-    return NextCategoryEvaluation(cutoff, spec.horizon_days, spec.top, len(truth), covered,
-                                  scores)
+    model = _predict(estimator, frame)
+    methods = {MODEL: (model, None), "most_viewed_30d": (views, views > 0),
+               "most_bought": (bought, bought > 0),
+               "most_popular": (model, np.zeros(len(model), dtype=bool))}
+    counts = np.bincount(codes.split(truth)[1], minlength=len(codes.categories))
+    main = [int(c) for c in np.lexsort((np.arange(len(counts)), -counts))[:_MAIN_CATEGORIES]
+            if counts[c] > 0]
+    scores = tuple(_ranking_score(name, codes, ranked_rows(customer, category, values, keep),
+                                  popular, truth, spec.top, main)
+                   for name, (values, keep) in methods.items())
+    buyers = codes.split(truth)[0]
+    held = member(truth, codes.pairs(customer, category))
+    covered = len(np.unique(buyers[held])) / len(np.unique(buyers))
+    return NextCategoryEvaluation(cutoff, spec.horizon_days, spec.top,
+                                  len(np.unique(buyers)), covered, scores)
 
 
 def train_next_category(inputs: PredictInputs, to_arrow: ToArrow, as_of: datetime,
@@ -379,9 +363,12 @@ def train_next_category(inputs: PredictInputs, to_arrow: ToArrow, as_of: datetim
         >>> model.score(inputs, ws.engine.to_arrow, now)                   # doctest: +SKIP
     """
     spec = spec or NextCategorySpec()
-    matrix, target = _training_set(inputs, to_arrow, as_of, spec)
-    estimator = _fit(matrix, target, spec.seed)
-    evaluation = _evaluate(inputs, to_arrow, estimator, as_of, spec)
+    windows = [labelled_window(inputs, to_arrow, cutoff, spec.horizon_days)
+               for cutoff in training_cutoffs(as_of, spec)]
+    estimator = fit_next_category(np.vstack([m for m, _ in windows]),
+                                  np.concatenate([t for _, t in windows]), spec.seed)
+    del windows
+    evaluation = evaluate_next_category(inputs, to_arrow, estimator, as_of, spec)
     popular, _ = _popular(inputs, to_arrow, as_of)
     trained_at = trained_at or datetime.now(tz=UTC).replace(tzinfo=None)
     return NextCategoryModel(estimator, FEATURES, spec, as_of, trained_at, popular,

@@ -1,22 +1,31 @@
-"""Next-category demand, the relational part (R5.7): what each customer did with each leaf
-category up to a cutoff, and which categories their next order held.
+"""Next-category demand, the candidate rows (R5.7): what each customer did with each leaf
+category up to a cutoff and which categories their next order held (Ibis), and how
+candidate rows rank (NumPy, over the rows brought to Arrow).
 
 A category is the product's leaf ``category_path`` (``母婴/纸尿裤``), taken from the
 catalogue for events and order lines alike (events carry only the top-level category);
 ``department`` is its top level (``母婴``). Only data up to the cutoff is read, so the
 features at an earlier cutoff are the same whether or not later data exists.
 
-Everything here is an Ibis expression and runs on any engine.
+The features and labels are Ibis expressions and run on any engine. The rankings work
+on integer codes (customers and categories numbered in name order) with sorts, ``bincount``
+and ``searchsorted``, so that a million customers' candidates rank in seconds and give
+the same order as sorting the names.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, TypeAlias
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from portraits.predict.inputs import PredictInputs
 from portraits.profile.consumption import counted
@@ -234,3 +243,141 @@ def active_customers(inputs: PredictInputs, as_of: datetime) -> ir.Table:
         ids.append(events.filter(events[CUSTOMER_ID].notnull(),
                                  events.timestamp <= ibis.literal(as_of)).select(CUSTOMER_ID))
     return ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0].distinct()
+
+
+# --- rankings of candidate rows, as arrays ---------------------------------------------
+
+
+Strings: TypeAlias = pa.Array | pa.ChunkedArray
+
+
+@dataclass(frozen=True)
+class CandidateCodes:
+    """Customers and categories numbered in name order, so that sorting codes sorts
+    names (code-point order, as Python's ``sorted``) and pairs are single integers."""
+
+    customers: pa.Array
+    categories: pa.Array
+
+    @classmethod
+    def of(cls, customers: Sequence[Strings], categories: Sequence[Strings]) -> CandidateCodes:
+        """Codes for every name in the given columns."""
+        return cls(_vocabulary(customers), _vocabulary(categories))
+
+    def customer(self, values: Strings | Sequence[str]) -> np.ndarray:
+        """Codes of customer ids (-1 for unknown ones)."""
+        return _index(values, self.customers)
+
+    def category(self, values: Strings | Sequence[str]) -> np.ndarray:
+        """Codes of categories (-1 for unknown ones)."""
+        return _index(values, self.categories)
+
+    def rows(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """Customer and category codes of a table's rows."""
+        return self.customer(table.column(CUSTOMER_ID)), self.category(table.column("category"))
+
+    def pairs(self, customer: np.ndarray, category: np.ndarray) -> np.ndarray:
+        """Distinct (customer, category) pairs as sorted integers."""
+        return np.unique(customer * len(self.categories) + category)
+
+    def split(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Customer and category codes of pairs."""
+        return np.divmod(pairs, len(self.categories))
+
+    def name(self, category: np.ndarray) -> pa.Array:
+        """Category names of codes; null for -1."""
+        return self.categories.take(pa.array(category, pa.int64(), mask=category < 0))
+
+
+def _vocabulary(columns: Sequence[Strings]) -> pa.Array:
+    """Distinct names, sorted by Arrow (bytes of UTF-8: the code-point order)."""
+    chunks = [chunk for column in columns
+              for chunk in pa.chunked_array(column).cast(pa.string()).chunks]
+    distinct = pa.chunked_array(chunks, pa.string()).unique().drop_null()
+    return distinct.take(pc.sort_indices(distinct))
+
+
+def _index(values: Strings | Sequence[str], vocabulary: pa.Array) -> np.ndarray:
+    if not isinstance(values, pa.Array | pa.ChunkedArray):
+        values = pa.array(values, pa.string())
+    found = pc.index_in(values, value_set=vocabulary).fill_null(-1)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Whether each value is in a sorted array."""
+    if len(sorted_set) == 0:
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return np.asarray(sorted_set[at] == values)
+
+
+def ranked_rows(customer: np.ndarray, category: np.ndarray, scores: np.ndarray,
+                keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate rows by customer, score (highest first) and category name: their
+    customer, category and place in the customer's ranking (0, 1, ...)."""
+    if keep is not None:
+        customer, category, scores = customer[keep], category[keep], scores[keep]
+    order = np.lexsort((category, -scores, customer))
+    customer, category = customer[order], category[order]
+    index = np.arange(len(customer))
+    starts = np.ones(len(customer), dtype=bool)
+    starts[1:] = customer[1:] != customer[:-1]
+    return customer, category, index - np.maximum.accumulate(np.where(starts, index, 0))
+
+
+def top_categories(codes: CandidateCodes, ordered: tuple[np.ndarray, ...],
+                   popular: np.ndarray, top: int) -> np.ndarray:
+    """The first ``top`` categories of each customer's ranking (its candidates, then the
+    popular categories it lacks) as a customers × top array of codes, -1 past the end."""
+    customer, category, place = ordered
+    ranked = np.full((len(codes.customers), top), -1, dtype=np.int64)
+    first = place < top
+    ranked[customer[first], place[first]] = category[first]
+    filled = np.minimum(np.bincount(customer, minlength=len(codes.customers)), top)
+    candidates = codes.pairs(customer, category)
+    everyone = np.arange(len(codes.customers), dtype=np.int64)
+    for popular_category in popular[:top]:  # enough: at most top - 1 are candidates
+        rows = np.flatnonzero((filled < top) & ~member(
+            everyone * len(codes.categories) + popular_category, candidates))
+        ranked[rows, filled[rows]] = popular_category
+        filled[rows] += 1
+    return ranked
+
+
+def normalised_best(customer: np.ndarray, scores: np.ndarray,
+                    customers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each customer has candidates, and their best score divided by the sum of
+    their candidates' scores (1 / candidates when that is 0)."""
+    best, total = np.zeros(customers), np.zeros(customers)
+    np.maximum.at(best, customer, scores)
+    np.add.at(total, customer, scores)  # one row at a time, in order: the loop's sums
+    count = np.bincount(customer, minlength=customers)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return count > 0, np.where(total > 0, best / total, 1.0 / count)
+
+
+def first_hits(codes: CandidateCodes, ordered: tuple[np.ndarray, ...], popular: np.ndarray,
+               truth: np.ndarray) -> np.ndarray:
+    """Per customer, the rank (1, 2, ...) in their whole ranking of the first category of
+    their next order; 0 when it is neither a candidate nor popular."""
+    customer, category, place = ordered
+    n, width = len(codes.customers), len(codes.categories)
+    rank = np.zeros(n, dtype=np.int64)
+    hit = member(customer * width + category, truth)
+    # Rows are in ranking order, so a customer's first hit row is the best ranked.
+    found, first = np.unique(customer[hit], return_index=True)
+    rank[found] = place[hit][first] + 1
+    popularity = np.full(width, -1, dtype=np.int64)
+    popularity[popular] = np.arange(len(popular))
+    bought_by, bought = codes.split(truth)
+    missed = (rank[bought_by] == 0) & (popularity[bought] >= 0)
+    best = np.full(n, width, dtype=np.int64)
+    np.minimum.at(best, bought_by[missed], popularity[bought[missed]])
+    # Its rank: the candidates, then the popular categories before it not among them.
+    held_by, held = codes.split(codes.pairs(customer, category))
+    before = np.bincount(held_by[(popularity[held] >= 0)
+                                 & (popularity[held] < best[held_by])], minlength=n)
+    late = best < width
+    rank[late] = np.bincount(customer, minlength=n)[late] + best[late] - before[late] + 1
+    return rank
