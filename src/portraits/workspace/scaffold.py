@@ -8,7 +8,8 @@ from pathlib import Path
 from portraits.errors import PortraitsError
 from portraits.workspace.loader import SPEC_FILE
 
-GITIGNORE = ".portraits/\n"
+# The engine's files, and trained models (pickles, rebuilt by `portraits predict train`).
+GITIGNORE = ".portraits/\nmodels/\n"
 
 
 def template_text() -> str:
