@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,6 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from portraits.cli.common import console_lang as _console_lang
+from portraits.cli.common import open_workspace as _open
+from portraits.cli.common import run_friendly as _run
 from portraits.i18n import Lang, text
 
 if TYPE_CHECKING:
@@ -45,24 +47,6 @@ def parse_duration(value: str) -> timedelta:
     if not found:
         raise typer.BadParameter(f"'{value}' is not a duration; write e.g. 14d, 12h, 30m, 1w")
     return timedelta(seconds=float(found.group(1)) * UNITS[found.group(2)])
-
-
-def _run(action: Callable[[], None]) -> None:
-    from portraits.cli import main as cli
-
-    cli.friendly(action)()
-
-
-def _console_lang() -> tuple[Console, Lang]:
-    from portraits.cli import main as cli
-
-    return cli.console, cli.lang()
-
-
-def _open(path: Path) -> Workspace:
-    from portraits.workspace.facade import Workspace
-
-    return Workspace(path)
 
 
 def print_frame(console: Console, title: str, frame: pd.DataFrame, lang: Lang,

@@ -10,6 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from portraits.cli.common import console_lang as _console_lang
+from portraits.cli.common import open_workspace as _open
+from portraits.cli.common import run_friendly as _run
 from portraits.i18n import Lang, text
 
 if TYPE_CHECKING:
@@ -31,24 +34,6 @@ Models = Annotated[list[str] | None, typer.Argument(
     show_default=False)]
 AsOf = Annotated[datetime | None, typer.Option(
     "--as-of", help="Use the data up to this date/time (default: now, or PORTRAITS_NOW).")]
-
-
-def _run(action: Any) -> None:
-    from portraits.cli import main as cli
-
-    cli.friendly(action)()
-
-
-def _console_lang() -> tuple[Console, Lang]:
-    from portraits.cli import main as cli
-
-    return cli.console, cli.lang()
-
-
-def _open(path: Path) -> Workspace:
-    from portraits.workspace.facade import Workspace
-
-    return Workspace(path)
 
 
 @predict_app.command("train")
