@@ -17,10 +17,12 @@ import typer
 from rich.console import Console
 
 from portraits.cli.analyze import analyze_app
+from portraits.cli.bench import bench_command
 from portraits.cli.identity import identity_app
 from portraits.cli.predict import predict_app
 from portraits.cli.profile import profile_app
 from portraits.cli.report import report_command
+from portraits.cli.run import run_command
 from portraits.cli.tags import segment_app, tags_app
 from portraits.errors import PortraitsError
 from portraits.i18n import Lang, text
@@ -46,6 +48,8 @@ app.add_typer(segment_app)
 app.add_typer(analyze_app)
 app.add_typer(predict_app)
 app.command("report")(report_command)
+app.command("run")(run_command)
+app.command("bench")(bench_command)
 
 
 def lang() -> Lang:

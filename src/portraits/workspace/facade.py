@@ -25,6 +25,7 @@ from portraits.ingest.quality import LoadReport
 from portraits.settings import Settings, get_settings
 from portraits.workspace.analyzing import AnalyticsNamespace
 from portraits.workspace.loader import SPEC_FILE, load_spec
+from portraits.workspace.pipeline import PipelineNamespace
 from portraits.workspace.predicting import PredictNamespace
 from portraits.workspace.scaffold import create_workspace
 from portraits.workspace.segmenting import SegmentsNamespace
@@ -63,6 +64,7 @@ class Workspace:
         self.segments = SegmentsNamespace(self)
         self.analytics = AnalyticsNamespace(self)
         self.predict = PredictNamespace(self)
+        self.pipeline = PipelineNamespace(self)
 
     @classmethod
     def init(cls, path: str | Path, force: bool = False) -> Workspace:
