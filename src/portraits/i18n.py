@@ -49,6 +49,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "completeness_overall": ("Overall (mean)", "整体（平均）"),
     "completeness_profiles_at_target": ("Profiles ≥ 85%", "完整度 ≥ 85% 的画像"),
     "generated": ("Generated", "已生成"),
+    "demo_rerun": ("The batch again with no new files (what `portraits run {path}` prints; "
+                   "`PORTRAITS_ENGINE=spark` runs it on Spark):",
+                   "无新文件时再次运行批处理（即 `portraits run {path}` 的输出；"
+                   "`PORTRAITS_ENGINE=spark` 则在 Spark 上运行）："),
     "demo_done": ("Demo finished in {seconds:.1f} s. Workspace: {path}",
                   "演示完成，用时 {seconds:.1f} 秒。工作区：{path}"),
     "workspace_created": ("Created workspace {path}", "已创建工作区 {path}"),

@@ -23,10 +23,10 @@ class Measured:
 
 
 def _resident(process: psutil.Process) -> int:
-    total = process.memory_info().rss
+    total: int = process.memory_info().rss
     for child in process.children(recursive=True):
         try:
-            total += child.memory_info().rss
+            total += int(child.memory_info().rss)
         except psutil.Error:  # it ended between the listing and the look
             continue
     return total

@@ -48,6 +48,8 @@ class BenchPlan:
         engines: Engines the pipeline runs on, side by side.
         baselines: Also run the shared query as hand-written SQL and in pandas.
         seed: The generator's seed.
+        train: Train the prediction models (outside the batch) and score with them;
+            without, the train and score stages are left out.
         spark_memory: ``spark.driver.memory`` of the Spark run (local mode: the executors
             live in the driver).
     """
@@ -57,7 +59,12 @@ class BenchPlan:
     engines: tuple[str, ...] = ENGINES
     baselines: bool = True
     seed: int = 7
+    train: bool = True
     spark_memory: str = "8g"
+
+    def stages(self) -> tuple[str, ...]:
+        return STAGES if self.train else tuple(
+            s for s in STAGES if s not in ("train", "score"))
 
     def data(self) -> Path:
         return self.folder / f"data-{self.customers}-{self.seed}"
@@ -87,8 +94,10 @@ class BenchResult:
                          and s["step"] in STAGES and s["step"] not in OUTSIDE_BATCH))
 
     def batch_peak_mb(self, engine: str) -> float:
+        """The batch stages' largest peak RSS on ``engine`` (each ran in its own process)."""
         return float(max((s["peak_rss_mb"] for s in self.steps if s["engine"] == engine
-                    and s["step"] in STAGES and s["step"] not in OUTSIDE_BATCH), default=0))
+                          and s["step"] in STAGES and s["step"] not in OUTSIDE_BATCH),
+                         default=0))
 
     def ratio(self, slow: tuple[str, str], fast: tuple[str, str]) -> float | None:
         """Seconds of step ``slow`` over step ``fast``, each (step, engine)."""
@@ -197,9 +206,9 @@ def run_bench(plan: BenchPlan, now: datetime,
     trained: Path | None = None
     for engine in plan.engines:
         root = _fresh_workspace(plan, engine)
-        if trained is not None:  # one training: the Spark run scores with the same models
+        if trained is not None and plan.train:  # one training: Spark scores with its models
             shutil.copytree(trained / "models", root / "models")
-        for stage in STAGES:
+        for stage in plan.stages():
             step(f"{stage} ({engine})", [str(root), stage, *common, "--engine", engine])
         trained = trained or root
         step(f"query ({engine})", [str(root), "query", *common, "--engine", engine])

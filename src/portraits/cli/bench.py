@@ -35,6 +35,9 @@ def bench_command(
     baselines: Annotated[bool, typer.Option(
         help="Also run the shared profile + RFM query as hand-written DuckDB SQL and in "
              "pandas.")] = True,
+    train: Annotated[bool, typer.Option(
+        help="Train the prediction models (timed, outside the batch) and score with them; "
+             "--no-train leaves both stages out.")] = True,
     folder: Annotated[Path, typer.Option(
         help="Where the generated data (kept and reused for the same size and seed) and "
              "the benchmark workspaces go.")] = Path("bench-data"),
@@ -67,7 +70,7 @@ def bench_command(
         people = (parse_size(customers) if customers
                   else max(parse_size(events) // 20, 100))
         plan = BenchPlan(customers=people, folder=folder, seed=seed,
-                         engines=tuple(engine or ENGINES), baselines=baselines,
+                         engines=tuple(engine or ENGINES), baselines=baselines, train=train,
                          spark_memory=spark_memory)
         now: datetime = get_settings().current_time()
         with console.status("") as status:

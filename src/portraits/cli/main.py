@@ -204,8 +204,9 @@ def demo(
     prediction models (churn, propensity, CLV, next category, recommendations) and score
     everyone, run the standard tag library (RFM segments, value layers, lifecycle
     stages), count the example segments (two read predictions), show the purchase
-    funnel, repurchase retention and top basket rules, and write the monthly insight
-    report of the last full month (HTML and PDF)."""
+    funnel, repurchase retention and top basket rules, write the monthly insight
+    report of the last full month (HTML and PDF), and run the batch again with nothing new
+    (`portraits run`: each stage's rows and seconds)."""
     from portraits.cli.identity import print_resolve
     from portraits.cli.profile import print_completeness
     from portraits.cli.render import print_reports, records_table
@@ -239,6 +240,7 @@ def demo(
         _demo_report(ws, lang)
         rows = [{"table": name, "rows": ws.engine.count(ws.table(name))} for name in ws.tables()]
         console.print(records_table(text("tables_title", lang), rows, ["table", "rows"], lang))
+        _demo_rerun(ws, lang)
     console.print(text("demo_done", lang, seconds=time.perf_counter() - started, path=path))
 
 
@@ -263,6 +265,17 @@ def _demo_tags(ws: Any, lang: Lang) -> None:
     picked = ws.engine.to_arrow(champions.select("customer_id")).to_pylist()
     if picked:
         print_why(console, ws.tags.why(picked[0]["customer_id"], "vip"), lang)
+
+
+def _demo_rerun(ws: Any, lang: Lang) -> None:
+    """The nightly batch again with nothing new (``portraits run``): loads and identity
+    find nothing to do; profiles, tags and segments are rebuilt."""
+    from portraits.cli.run import print_stages
+
+    console.print(text("demo_rerun", lang, path=ws.root))
+    with console.status(text("run.title", lang)):
+        done = ws.pipeline.run(("load", "identity", "profiles", "tags", "segments"))
+    print_stages(console, done, lang)
 
 
 def _demo_predictions(ws: Any, lang: Lang) -> None:

@@ -50,10 +50,10 @@ def lake_frame(folder: Path, table: str = "") -> pd.DataFrame:
     kept = [c for c in frame.columns if c not in dropped]
     frame = frame[kept]
     try:
-        return frame.sort_values(kept, kind="stable", na_position="last").reset_index(drop=True)
+        ordered: pd.DataFrame = frame.sort_values(kept, kind="stable", na_position="last")
     except TypeError:  # lists or mixed types: sort by their text
-        order = frame.astype(str).sort_values(kept, kind="stable").index
-        return frame.loc[order].reset_index(drop=True)
+        ordered = frame.loc[frame.astype(str).sort_values(kept, kind="stable").index]
+    return ordered.reset_index(drop=True)
 
 
 def differing_columns(left: pd.DataFrame, right: pd.DataFrame) -> list[str]:
