@@ -4,6 +4,7 @@ the same profile query (the floor) and a straightforward pandas one; wall s, row
     uv run python bench/identity_profile.py                            # 1M customers (~25M events)
     uv run python bench/identity_profile.py --customers 100000         # a quicker run
     uv run python bench/identity_profile.py --customers 2000 --check   # do the three agree?
+    uv run python bench/identity_profile.py --customers 100000 --identity  # identity alone
 
 The data comes from the synthetic generator (seed 7), cached in bench/data/retail-<20×N>/
 and shared with load_events.py (the same call makes the same files). The reference time
@@ -191,6 +192,18 @@ def prepare(stage: str, root: Path, template: str) -> None:
     (root / "portraits.yaml").write_text(spec, encoding="utf-8")
 
 
+def workspace_and_stages(args: argparse.Namespace, data: Path) -> tuple[Path, tuple[str, ...]]:
+    """The workspace to run in and the stages to run: identity alone reuses a loaded one."""
+    root = BENCH / "data" / f"identity-profile-{args.customers}"
+    if args.identity:
+        loaded = (root / LAKE / "events").is_dir()
+        if not loaded:
+            root = fresh_workspace(args.customers, data)
+        identity = ("identity (no matching)", "identity")
+        return root, identity if loaded else ("load", *identity)
+    return fresh_workspace(args.customers, data), CHECK_STAGES if args.check else STAGES
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -199,6 +212,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", metavar="SIZE",
                         help="DuckDB's memory_limit for every stage, e.g. 12GB (it spills "
                              "to disk beyond it); DuckDB's default is 80%% of the RAM")
+    parser.add_argument("--identity", action="store_true",
+                        help="only the identity stages, on the workspace an earlier run "
+                             "loaded (loaded first if it never was)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--workspace", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -214,13 +230,15 @@ def main() -> None:
                     "generate"], check=True)
     data = generated(args.customers)
     as_of = reference_time(data)
-    root = fresh_workspace(args.customers, data)
-    template = (root / "portraits.yaml").read_text(encoding="utf-8")
+    root, stages = workspace_and_stages(args, data)
+    # An interrupted run may have left the no-matching spec behind.
+    template = (root / "portraits.yaml").read_text(encoding="utf-8").replace(NO_MATCHING,
+                                                                             IDENTITY)
     if args.memory_limit:
         template = with_memory_limit(template, args.memory_limit)
         (root / "portraits.yaml").write_text(template, encoding="utf-8")
     results = []
-    for stage in CHECK_STAGES if args.check else STAGES:
+    for stage in stages:
         prepare(stage, root, template)
         print(f"{stage} …", file=sys.stderr)
         done = subprocess.run(
@@ -233,9 +251,9 @@ def main() -> None:
             result["rows"] = input_rows(root)
         result["rows_per_s"] = round(result["rows"] / result["seconds"])
         results.append(result)
-    found = differences(root / "bench-out")
+    found = [] if args.identity else differences(root / "bench-out")
     report(results, found, args.customers, as_of)
-    if not args.check:
+    if not args.check and not args.identity:
         out = BENCH / "results" / f"identity_profile-{args.customers}.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps({"customers": args.customers, "as_of": as_of.isoformat(),
@@ -266,6 +284,8 @@ def report(results: list[dict[str, Any]], found: list[str], customers: int,
     console.print("rows: records read (load: all sources; identity: new records; profile: "
                   "events + orders). result: people, or profile rows written.")
     seconds = {r["stage"]: r["seconds"] for r in results}
+    if "profile (portraits)" not in seconds:
+        return
     portraits, floor = seconds["profile (portraits)"], seconds["profile (SQL floor)"]
     pandas = seconds["profile (pandas)"]
     for label, ratio, target, met in (

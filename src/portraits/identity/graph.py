@@ -95,7 +95,9 @@ def record_combinations(table: ir.Table, ent: Entity, rules: IdentityRules) -> i
 
 
 def identifier_rows(combos: ir.Table, ent: Entity, rules: IdentityRules) -> ir.Table:
-    """One row per identifier seen in the entity: where first seen, how often, junk or not.
+    """One row per identifier in each combination of the entity: where first seen, how
+    often, junk or not. Not merged: :func:`merge_identifier_rows` merges the rows of every
+    entity (and of earlier runs) in one pass.
 
     Returns:
         Columns ``id_type, id_value, entity, source, record_key, order_key, seen_at,
@@ -109,7 +111,7 @@ def identifier_rows(combos: ir.Table, ent: Entity, rules: IdentityRules) -> ir.T
             source=combos.source, record_key=combos.record_key, order_key=combos.order_key,
             seen_at=combos.seen_at, last_seen_at=combos.last_seen_at, records=combos.records,
             junk=is_junk(value, rule)))
-    return merge_identifier_rows(ibis.union(*parts, distinct=False))
+    return ibis.union(*parts, distinct=False)
 
 
 def merge_identifier_rows(rows: ir.Table) -> ir.Table:
@@ -122,15 +124,16 @@ def merge_identifier_rows(rows: ir.Table) -> ir.Table:
 
 
 def link_rows(combos: ir.Table, ent: Entity, rules: IdentityRules) -> ir.Table | None:
-    """Links between every two non-junk identifiers seen in one record, with the first
-    record that shows each link.
+    """Links between every two non-junk identifiers seen in one record, one row per
+    combination that shows the link. Not merged: :func:`first_links` keeps the first
+    record of each link over every entity in one pass.
 
     The higher-priority identifier is on the left (two values of one type: the smaller).
 
     Returns:
-        Columns ``left_type, left_value, right_type, right_value`` and the first record
-        (``entity, source, record_key, order_key, seen_at``); None if no record of the
-        entity can hold two identifiers.
+        Columns ``left_type, left_value, right_type, right_value`` and the combination's
+        first record (``entity, source, record_key, order_key, seen_at``); None if no
+        record of the entity can hold two identifiers.
     """
     fields = rules.identifier_fields(ent)
     parts = []
@@ -152,7 +155,7 @@ def link_rows(combos: ir.Table, ent: Entity, rules: IdentityRules) -> ir.Table |
                 seen_at=combos.seen_at))
     if not parts:
         return None
-    return first_links(ibis.union(*parts, distinct=False))
+    return ibis.union(*parts, distinct=False)
 
 
 def first_links(links: ir.Table) -> ir.Table:

@@ -21,6 +21,7 @@ from portraits.engine.base import Engine
 from portraits.identity import components, graph
 
 CUSTOMER = "~customer"  # node type of a customer contracted to one node
+NEW = "new"  # column of the usable links: first seen in this run
 Keep = Callable[[ir.Table], ir.Table]
 CUSTOMER_ID_SCHEMA = {"id_type": "string", "id_value": "string", "customer_id": "string",
                       "first_seen_at": "timestamp"}
@@ -39,34 +40,36 @@ def customer_text(code: ir.IntegerValue) -> ir.StringValue:
 class RunGraph:
     """Nodes and links of one run, computed in the engine and pulled as arrays.
 
+    Nodes are integer-coded once (:meth:`_numbered`); each link's ends are then looked
+    up as node numbers, so what follows — dropping links inside one node, the first link
+    between two nodes — works on integers rather than on type and value strings.
+
     Args:
         engine: Where the tables live.
         customer_ids: The stored ``customer_ids`` (empty on the first run).
         identities: Every identifier row (:func:`graph.merge_identifier_rows`).
         ignored: :func:`graph.ignored_identifiers`.
-        usable: :func:`graph.usable_links`.
-        added: Links first seen in this run (None if none).
+        usable: :func:`graph.usable_links`, with ``new`` marking the links first seen in
+            this run.
         recheck: Customer ids to resolve again from their identifiers.
         blocked_links: Blocked links (their customers are resolved again).
         keep: Materialises a table for the rest of the run.
     """
 
     def __init__(self, engine: Engine, customer_ids: ir.Table, identities: ir.Table,
-                 ignored: ir.Table, usable: ir.Table, added: ir.Table | None,
-                 recheck: tuple[str, ...], blocked_links: ir.Table, keep: Keep) -> None:
+                 ignored: ir.Table, usable: ir.Table, recheck: tuple[str, ...],
+                 blocked_links: ir.Table, keep: Keep) -> None:
         self.engine, self.customer_ids, self.ignored = engine, customer_ids, ignored
         used = identities.group_by(list(graph.IDENTIFIER)).aggregate(
             first_seen=identities.seen_at.min()).anti_join(ignored, list(graph.IDENTIFIER))
         affected = self._affected(recheck, blocked_links)
         known = customer_ids.select(*graph.IDENTIFIER, previous=customer_ids.customer_id)
         joined = used.left_join(known, list(graph.IDENTIFIER))
-        raw = keep(joined.filter(joined.previous.isnull()
-                                 | joined.previous.isin(affected.customer_id))
-                   .select(*graph.IDENTIFIER, "first_seen", "previous"))
-        self.affected = affected
-        links = keep(self._links(usable, added, raw))  # read twice below: computed once
-        self.nodes = keep(self._numbered(raw, links))
-        self.edges = keep(self._edges(links))
+        raw = joined.filter(joined.previous.isnull()
+                            | joined.previous.isin(affected.customer_id)).select(
+            *graph.IDENTIFIER, "first_seen", "previous")
+        self.nodes = keep(self._numbered(raw))
+        self.edges = keep(self._edges(self._links(usable)))
 
     def _affected(self, recheck: tuple[str, ...], blocked_links: ir.Table) -> ir.Table:
         ids = self.customer_ids
@@ -77,54 +80,59 @@ class RunGraph:
         asked = ibis.memtable({"customer_id": list(recheck)}, schema={"customer_id": "string"})
         return graph.stack(lost, cut, asked, distinct=True)
 
-    def _lookup(self, raw: ir.Table) -> ir.Table:
-        """Where each usable identifier sits in this run's graph: itself, or its customer."""
-        ids = self.customer_ids.anti_join(raw, list(graph.IDENTIFIER)).anti_join(
-            self.ignored, list(graph.IDENTIFIER))
-        return graph.stack(
-            raw.select(*graph.IDENTIFIER, node_type=raw.id_type, node_value=raw.id_value),
-            ids.select(*graph.IDENTIFIER, node_type=ibis.literal(CUSTOMER),
-                       node_value=ids.customer_id))
+    def _contracted(self, raw: ir.Table) -> ir.Table:
+        """Identifiers of the customers kept whole: stored, not an identifier node of
+        this run, not ignored (``id_type, id_value, customer_id``)."""
+        return self.customer_ids.anti_join(raw, list(graph.IDENTIFIER)).anti_join(
+            self.ignored, list(graph.IDENTIFIER)).select(*graph.IDENTIFIER, "customer_id")
 
-    def _links(self, usable: ir.Table, added: ir.Table | None, raw: ir.Table) -> ir.Table:
-        """This run's links with both ends as nodes; links inside one customer dropped."""
-        touching = [usable.semi_join(raw.select(**{f"{side}_type": raw.id_type,
-                                                   f"{side}_value": raw.id_value}),
-                                     [f"{side}_type", f"{side}_value"])
-                    for side in ("left", "right")]
-        if added is not None:
-            touching.append(usable.semi_join(added, list(graph.LINK)))
-        links = ibis.union(*touching, distinct=True)
-        lookup = self._lookup(raw)
-        for side in ("left", "right"):
-            ends = lookup.select(**{f"{side}_type": lookup.id_type,
-                                    f"{side}_value": lookup.id_value,
-                                    f"{side}_node_type": lookup.node_type,
-                                    f"{side}_node_value": lookup.node_value})
-            links = links.join(ends, [f"{side}_type", f"{side}_value"])
-        return links.filter((links.left_node_type != links.right_node_type)
-                            | (links.left_node_value != links.right_node_value))
+    def _numbered(self, raw: ir.Table) -> ir.Table:
+        """The run's nodes, numbered oldest first: the identifier nodes, and one node for
+        every customer kept whole (its oldest identifier's first sighting).
 
-    def _numbered(self, raw: ir.Table, links: ir.Table) -> ir.Table:
+        A customer no link of this run reaches stays a node of its own and keeps its
+        id, so numbering them all changes nothing but saves finding which are reached.
+        """
         ids = self.customer_ids
         first = ids.group_by("customer_id").aggregate(first_seen=ids.first_seen_at.min())
-        reached = ibis.union(*[links.filter(links[f"{side}_node_type"] == CUSTOMER).select(
-            customer_id=links[f"{side}_node_value"]) for side in ("left", "right")],
-            distinct=True).join(first, "customer_id")
+        whole = self._contracted(raw).select("customer_id").distinct().join(first,
+                                                                            "customer_id")
         nodes = graph.stack(
             raw.select(node_type=raw.id_type, node_value=raw.id_value, first_seen=raw.first_seen,
                        previous=raw.previous),
-            reached.select(node_type=ibis.literal(CUSTOMER), node_value=reached.customer_id,
-                           first_seen=reached.first_seen, previous=reached.customer_id))
+            whole.select(node_type=ibis.literal(CUSTOMER), node_value=whole.customer_id,
+                         first_seen=whole.first_seen, previous=whole.customer_id))
         return nodes.mutate(node=ibis.row_number().over(
             order_by=[nodes.first_seen, nodes.node_type, nodes.node_value]))
 
-    def _edges(self, links: ir.Table) -> ir.Table:
+    def _lookup(self) -> ir.Table:
+        """Each usable identifier's node number, and whether it is an identifier node."""
+        nodes = self.nodes
+        own = nodes.filter(nodes.node_type != CUSTOMER)
+        customers = nodes.filter(nodes.node_type == CUSTOMER).select(
+            customer_id=nodes.node_value, node=nodes.node)
+        whole = self._contracted(own.select(id_type=own.node_type, id_value=own.node_value))
+        whole = whole.join(customers, "customer_id")
+        return graph.stack(
+            own.select(id_type=own.node_type, id_value=own.node_value, node=own.node,
+                       own=ibis.literal(True)),
+            whole.select(*graph.IDENTIFIER, node=whole.node, own=ibis.literal(False)))
+
+    def _links(self, usable: ir.Table) -> ir.Table:
+        """This run's links — new, or touching an identifier node — with both ends as
+        node numbers; links inside one node dropped."""
+        lookup = self._lookup()
+        links = usable
         for side in ("left", "right"):
-            nodes = self.nodes.select(**{f"{side}_node_type": self.nodes.node_type,
-                                         f"{side}_node_value": self.nodes.node_value,
-                                         f"{side}_node": self.nodes.node})
-            links = links.join(nodes, [f"{side}_node_type", f"{side}_node_value"])
+            ends = lookup.select(**{f"{side}_type": lookup.id_type,
+                                    f"{side}_value": lookup.id_value,
+                                    f"{side}_node": lookup.node, f"{side}_own": lookup.own})
+            links = links.join(ends, [f"{side}_type", f"{side}_value"])
+        return links.filter((links.left_own | links.right_own | links[NEW])
+                            & (links.left_node != links.right_node))
+
+    def _edges(self, links: ir.Table) -> ir.Table:
+        """One row per pair of nodes: its first link (earliest record)."""
         links = links.mutate(low=ibis.least(links.left_node, links.right_node),
                              high=ibis.greatest(links.left_node, links.right_node))
         first = links.order_key

@@ -30,6 +30,7 @@ from portraits.identity.matching import Matcher
 from portraits.identity.plan import (
     CUSTOMER,
     CUSTOMER_ID_SCHEMA,
+    NEW,
     Keep,
     RunGraph,
     customer_code,
@@ -169,12 +170,12 @@ class Resolver:
 
     def _run(self, report: ResolveReport, fresh: list[tuple[Entity, ir.Table, list[str]]],
              cause: str, recheck: tuple[str, ...], keep: Keep, rematch: bool = False) -> None:
-        rows, links = [], []
+        rows, links, combos = [], [], []
         for ent, table, _ in fresh:
-            combos = keep(graph.record_combinations(table, ent, self.rules))
-            report.records += int(self.engine.con.execute(combos.records.sum()) or 0)
-            rows.append(graph.identifier_rows(combos, ent, self.rules))
-            if (found := graph.link_rows(combos, ent, self.rules)) is not None:
+            combos.append(keep(graph.record_combinations(table, ent, self.rules)))
+            report.records += int(self.engine.con.execute(combos[-1].records.sum()) or 0)
+            rows.append(graph.identifier_rows(combos[-1], ent, self.rules))
+            if (found := graph.link_rows(combos[-1], ent, self.rules)) is not None:
                 links.append(found)
         # New customer records may match older ones that share no identifier with them.
         customers_changed = rematch or any(ent.name == "customers" for ent, _, _ in fresh)
@@ -182,35 +183,49 @@ class Resolver:
                 matched := self.matcher(keep)) is not None:
             links.append(matched)
             report.matched_pairs, report.review_pairs = self.matcher.counts
-        stored = self.table(IDENTITIES)
-        before = stored.select(*IDENTITY_COLUMNS[:-1], junk=stored.status == graph.JUNK)
-        identities = keep(graph.merge_identifier_rows(graph.stack(before, *rows)))
-        old_links = self.table(LINKS)
-        added = keep(graph.first_links(graph.stack(*links)).anti_join(
-            old_links, list(graph.LINK))) if links else None
-        all_links = keep(graph.first_links(graph.stack(old_links, added))
-                         if added is not None else old_links)
+        identities, added, all_links = self._identifiers_and_links(rows, links, keep)
+        for table in combos:  # read only by the two above: their memory is free again
+            self.engine.drop_temporary(table)
         ignored = keep(graph.ignored_identifiers(
             identities, graph.shared_identifiers(all_links, self.rules),
             self.blocks.identifier_table()))
         usable = graph.usable_links(all_links, ignored, self.blocks.link_table())
         plan = RunGraph(self.engine, self.table(CUSTOMER_IDS), identities, ignored, usable,
-                        added, recheck, self.blocks.link_table(), keep)
+                        recheck, self.blocks.link_table(), keep)
         resolution, previous, pairs = plan.solve(plan.next_code(self.table(MERGE_HISTORY)))
         customer_ids = keep(self._customer_ids(plan, resolution))
-        history = self._history(report.run_id, plan, resolution, previous, pairs, cause)
-        if history is not None:
-            history = keep(history)
+        history = self._history(report.run_id, plan, resolution, previous, pairs, cause, keep)
         self.engine.write(CUSTOMER_IDS, customer_ids)
         if history is not None:
             self.engine.write(MERGE_HISTORY, history, "append")
         self.engine.write(IDENTITIES, _with_status(identities, ignored))
         if added is not None:
-            self.engine.write(LINKS, all_links)
+            self.engine.write(LINKS, all_links.drop(NEW))
         report.new_people = resolution.new_customers
         report.merges = len(resolution.merge_links)
         report.merged_customers = len(resolution.merged)
         report.splits = len(resolution.split)
+
+    def _identifiers_and_links(self, rows: list[ir.Table], links: list[ir.Table],
+                               keep: Keep) -> tuple[ir.Table, ir.Table | None, ir.Table]:
+        """Every identifier (stored and new rows merged), the links first seen in this
+        run (None if none), and all links with ``new`` marking those.
+
+        Each is merged in one pass over the rows of every entity. All links are the
+        stored ones and the new ones stacked, not merged again: new links are by
+        definition not among the stored ones.
+        """
+        stored = self.table(IDENTITIES)
+        before = stored.select(*IDENTITY_COLUMNS[:-1], junk=stored.status == graph.JUNK)
+        identities = keep(graph.merge_identifier_rows(graph.stack(before, *rows)))
+        old_links = self.table(LINKS)
+        if not links:
+            return identities, None, old_links.mutate(**{NEW: ibis.literal(False)})
+        added = keep(graph.first_links(graph.stack(*links)).anti_join(
+            old_links, list(graph.LINK)))
+        all_links = graph.stack(old_links.mutate(**{NEW: ibis.literal(False)}),
+                                added.mutate(**{NEW: ibis.literal(True)}))
+        return identities, added, all_links
 
     def _customer_ids(self, plan: RunGraph, resolution: components.Resolution) -> ir.Table:
         """The stored customer ids with this run's identifiers added and customers that
@@ -234,16 +249,22 @@ class Resolver:
         return graph.stack(kept, added)
 
     def _history(self, run_id: str, plan: RunGraph, resolution: components.Resolution,
-                 previous: np.ndarray, pairs: np.ndarray, cause: str) -> ir.Table | None:
+                 previous: np.ndarray, pairs: np.ndarray, cause: str,
+                 keep: Keep) -> ir.Table | None:
+        """This run's merges and splits, as rows of ``merge_history``.
+
+        The arrays are kept as tables first, so the rows can be written straight away
+        rather than kept as a table of their own (DuckDB's copy sees no in-memory tables).
+        """
         at = ibis.literal(self.now).cast("timestamp")
         parts = []
         if len(resolution.merge_links):
             chosen = pairs[resolution.merge_links]
-            merged = ibis.memtable(pa.table({
+            merged = keep(ibis.memtable(pa.table({
                 "left_node": pa.array(chosen[:, 0]), "right_node": pa.array(chosen[:, 1]),
                 "code": pa.array(resolution.customer[chosen[:, 0]]),
                 "left_code": pa.array(previous[chosen[:, 0]]),
-                "right_code": pa.array(previous[chosen[:, 1]])}))
+                "right_code": pa.array(previous[chosen[:, 1]])})))
             edges = plan.edges.join(merged, ["left_node", "right_node"])
             parts.append(edges.select(
                 kind=ibis.literal(MERGE), seen_at=edges.seen_at, entity=edges.entity,
@@ -253,8 +274,8 @@ class Resolver:
                 right_customer_id=_code_or_null(edges.right_code),
                 customer_id=customer_text(edges.code), reason=ibis.null("string")))
         if len(resolution.split):
-            split = ibis.memtable(pa.table({"was": pa.array(resolution.split[:, 0]),
-                                            "now": pa.array(resolution.split[:, 1])}))
+            split = keep(ibis.memtable(pa.table({"was": pa.array(resolution.split[:, 0]),
+                                                 "now": pa.array(resolution.split[:, 1])})))
             parts.append(split.select(
                 kind=ibis.literal(SPLIT), seen_at=at, entity=ibis.null("string"),
                 source=ibis.null("string"), record_key=ibis.null("string"),
