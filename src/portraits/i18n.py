@@ -462,6 +462,9 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
                            "DuckDB 批处理 {seconds:.1f} 秒（目标 ≤ {limit:.0f} 秒）"),
     "bench.target_memory": ("at a peak of {mb:,.0f} MB (target ≤ {limit:,} MB)",
                             "峰值内存 {mb:,.0f} MB（目标 ≤ {limit:,} MB）"),
+    "bench.small": ("The batch targets (≤ 15 s at 20M events, ≤ 90 s and 8 GB at 100M) are "
+                    "for the default and the large size.",
+                    "批处理目标（2000 万事件 ≤ 15 秒；1 亿事件 ≤ 90 秒、≤ 8 GB）针对默认规模与大规模。"),
     "bench.target_floor": ("Portraits / SQL floor {ratio:.2f}× (target ≤ {limit}×)",
                            "Portraits / SQL 下限 {ratio:.2f} 倍（目标 ≤ {limit} 倍）"),
     "bench.target_pandas": ("pandas / Portraits {ratio:.2f}× (target ≥ {limit}×)",
