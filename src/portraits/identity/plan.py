@@ -135,11 +135,10 @@ class RunGraph:
         """One row per pair of nodes: its first link (earliest record)."""
         links = links.mutate(low=ibis.least(links.left_node, links.right_node),
                              high=ibis.greatest(links.left_node, links.right_node))
-        first = links.order_key
-        columns = ["left_node", "right_node", *graph.LINK, "entity", "source", "record_key"]
+        columns = ("left_node", "right_node", *graph.LINK, "entity", "source", "record_key")
         return links.group_by(["low", "high"]).aggregate(
-            seen_at=links.seen_at.min(), order_key=first.min(),
-            **{c: links[c].argmin(first) for c in columns})
+            seen_at=links.seen_at.min(), order_key=links.order_key.min(),
+            _first=graph.first_of(links, columns, links.order_key)).unpack("_first")
 
     def next_code(self, history: ir.Table) -> int:
         """The first customer code not used by any customer, now or in the history."""
