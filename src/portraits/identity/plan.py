@@ -137,7 +137,7 @@ class RunGraph:
                              high=ibis.greatest(links.left_node, links.right_node))
         columns = ("left_node", "right_node", *graph.LINK, "entity", "source", "record_key")
         return links.group_by(["low", "high"]).aggregate(
-            seen_at=links.seen_at.min(), order_key=links.order_key.min(),
+            seen_at=links.seen_at.min(),
             _first=graph.first_of(links, columns, links.order_key)).unpack("_first")
 
     def next_code(self, history: ir.Table) -> int:

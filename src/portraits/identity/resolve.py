@@ -82,6 +82,48 @@ class ResolveReport:
     seconds: float = 0.0
 
 
+class Scratch:
+    """The tables one run computes once and reads several times; forgotten at its end.
+
+    Args:
+        engine: Where they are computed.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.kept: list[ir.Table] = []
+        self.spilled: list[ir.Table] = []
+
+    def keep(self, data: ir.Table) -> ir.Table:
+        """``data`` computed once into a temporary table (in memory on DuckDB)."""
+        kept = self.engine.materialize(data)
+        self.kept.append(kept)
+        return kept
+
+    def spill(self, data: ir.Table) -> ir.Table:
+        """``data`` computed once into the lake's scratch storage (:meth:`Engine.stage`).
+
+        For the largest tables: DuckDB then reads compressed Parquet rather than holding
+        the rows in memory, and a table that is stored whole is adopted without a copy.
+        ``data`` must not read in-memory tables (``ibis.memtable``).
+        """
+        staged = self.engine.stage(data)
+        self.spilled.append(staged)
+        return staged
+
+    def adopt(self, name: str, staged: ir.Table) -> None:
+        """Store a spilled table as table ``name``."""
+        self.spilled.remove(staged)
+        self.engine.commit(name, staged)
+
+    def close(self) -> None:
+        """Forget every table kept or spilled (and not adopted)."""
+        for table in self.kept:
+            self.engine.drop_temporary(table)
+        for table in self.spilled:
+            self.engine.discard(table)
+
+
 class Resolver:
     """Runs identity resolution on one engine.
 
@@ -126,18 +168,11 @@ class Resolver:
                 and not rematch):
             report.status = "unchanged"
             return self._totals(report, started)
-        temporary: list[ir.Table] = []
-
-        def keep(data: ir.Table) -> ir.Table:
-            kept = self.engine.materialize(data)
-            temporary.append(kept)
-            return kept
-
+        scratch = Scratch(self.engine)
         try:
-            self._run(report, fresh, cause, recheck, keep, rematch)
+            self._run(report, fresh, cause, recheck, scratch, rematch)
         finally:
-            for table in temporary:
-                self.engine.drop_temporary(table)
+            scratch.close()
         if loads:
             self._append(LOADS, [{"load_id": load, "run_id": report.run_id} for load in loads])
         return self._totals(report, started)
@@ -169,7 +204,9 @@ class Resolver:
         return str(last[0]) if last else Blocks().digest
 
     def _run(self, report: ResolveReport, fresh: list[tuple[Entity, ir.Table, list[str]]],
-             cause: str, recheck: tuple[str, ...], keep: Keep, rematch: bool = False) -> None:
+             cause: str, recheck: tuple[str, ...], scratch: Scratch,
+             rematch: bool = False) -> None:
+        keep = scratch.keep
         rows, links, combos = [], [], []
         for ent, table, _ in fresh:
             combos.append(keep(graph.record_combinations(table, ent, self.rules)))
@@ -183,7 +220,7 @@ class Resolver:
                 matched := self.matcher(keep)) is not None:
             links.append(matched)
             report.matched_pairs, report.review_pairs = self.matcher.counts
-        identities, added, all_links = self._identifiers_and_links(rows, links, keep)
+        identities, added, all_links = self._identifiers_and_links(rows, links, scratch)
         for table in combos:  # read only by the two above: their memory is free again
             self.engine.drop_temporary(table)
         ignored = keep(graph.ignored_identifiers(
@@ -199,30 +236,40 @@ class Resolver:
         if history is not None:
             self.engine.write(MERGE_HISTORY, history, "append")
         self.engine.write(IDENTITIES, _with_status(identities, ignored))
-        if added is not None:
+        if added is not None and self.engine.has_table(LINKS):
             self.engine.write(LINKS, all_links.drop(NEW))
+        elif added is not None:  # the first links: the staged rows become the table
+            scratch.adopt(LINKS, added)
         report.new_people = resolution.new_customers
         report.merges = len(resolution.merge_links)
         report.merged_customers = len(resolution.merged)
         report.splits = len(resolution.split)
 
     def _identifiers_and_links(self, rows: list[ir.Table], links: list[ir.Table],
-                               keep: Keep) -> tuple[ir.Table, ir.Table | None, ir.Table]:
+                               scratch: Scratch) -> tuple[ir.Table, ir.Table | None, ir.Table]:
         """Every identifier (stored and new rows merged), the links first seen in this
         run (None if none), and all links with ``new`` marking those.
 
         Each is merged in one pass over the rows of every entity. All links are the
         stored ones and the new ones stacked, not merged again: new links are by
-        definition not among the stored ones.
+        definition not among the stored ones. The first two are the run's largest
+        tables: they are spilled, and read only by a few passes.
         """
         stored = self.table(IDENTITIES)
         before = stored.select(*IDENTITY_COLUMNS[:-1], junk=stored.status == graph.JUNK)
-        identities = keep(graph.merge_identifier_rows(graph.stack(before, *rows)))
+        if not rows:  # nothing new: the stored rows (or none yet, in memory)
+            identities = scratch.keep(graph.merge_identifier_rows(before))
+        elif self.engine.has_table(IDENTITIES):
+            identities = scratch.spill(graph.merge_identifier_rows(graph.stack(before, *rows)))
+        else:
+            identities = scratch.spill(graph.merge_identifier_rows(graph.stack(*rows)))
         old_links = self.table(LINKS)
         if not links:
             return identities, None, old_links.mutate(**{NEW: ibis.literal(False)})
-        added = keep(graph.first_links(graph.stack(*links)).anti_join(
-            old_links, list(graph.LINK)))
+        added = graph.first_links(graph.stack(*links))
+        if self.engine.has_table(LINKS):
+            added = added.anti_join(old_links, list(graph.LINK))
+        added = scratch.spill(added)
         all_links = graph.stack(old_links.mutate(**{NEW: ibis.literal(False)}),
                                 added.mutate(**{NEW: ibis.literal(True)}))
         return identities, added, all_links
