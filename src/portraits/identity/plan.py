@@ -2,10 +2,11 @@
 
 Nodes are the identifiers that need a (new) customer — identifiers never seen before, and
 every identifier of a customer that must be looked at again — plus one node for each
-existing customer that a link of this run reaches (its identifiers contracted). Links are
-the usable links that are new, or that touch an identifier node. Nodes are numbered oldest
-first (first sighting, then type and value), which is what makes the oldest member's id
-win and new ids follow the order people appeared in.
+existing customer kept whole (its identifiers contracted; one no link reaches simply keeps
+its id). Links are the usable links that are new, or that touch an identifier node. Nodes
+are numbered oldest first (first sighting, then type and value), which is what makes the
+oldest member's id win and new ids follow the order people appeared in; the links' ends
+are looked up as these numbers once, and the rest of the run works on integers.
 """
 
 from __future__ import annotations
