@@ -6,8 +6,9 @@ a copy of the workspace without its lake — the same files, the same trained mo
 runs the same stages on Spark, which scores with those models rather than training its
 own (training's parity is tests/predict/test_churn_spark.py). Every table of the two
 lakes is then compared by ``portraits.workspace.parity``: counts, keys and every non-float
-value exactly, floats to a relative 1e-6; Splink's match weights aside (its sampling of
-random pairs differs by backend; the pairs and decisions are compared).
+value exactly, floats to a relative 1e-6; Splink's match weights aside (one training, but
+DuckDB's string similarities count bytes and Spark's characters; the pairs and decisions
+are compared).
 """
 
 from __future__ import annotations

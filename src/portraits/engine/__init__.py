@@ -6,13 +6,16 @@ only the adapters in this package do, lazily, so ``portraits --help`` stays fast
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from portraits.engine.base import Engine, WriteMode
 from portraits.errors import PortraitsError
 from portraits.workspace.spec import DuckDBEngineSpec, EngineSpec, SparkEngineSpec
 
-__all__ = ["Engine", "WriteMode", "connect"]
+__all__ = ["Engine", "WriteMode", "connect", "local_splink_api"]
 
 
 def connect(spec: EngineSpec, root: Path) -> Engine:
@@ -37,3 +40,16 @@ def connect(spec: EngineSpec, root: Path) -> Engine:
             ) from None
         return SparkEngine(spec, root)
     raise PortraitsError(f"unknown engine {spec!r}")
+
+
+@contextmanager
+def local_splink_api() -> Iterator[Any]:
+    """A Splink backend on a fresh in-process DuckDB (one thread), closed on exit.
+
+    Where probabilistic matching trains its model, on every engine: see
+    :func:`portraits.engine.duckdb.local_splink_api`.
+    """
+    from portraits.engine.duckdb import local_splink_api as local
+
+    with local() as db_api:
+        yield db_api

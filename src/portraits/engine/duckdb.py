@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,25 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.disconnect()
+
+
+@contextmanager
+def local_splink_api() -> Iterator[Any]:
+    """A Splink backend on a fresh in-memory DuckDB of this process, closed on exit.
+
+    Probabilistic matching trains its model here whatever the workspace's engine, so
+    DuckDB and Spark workspaces score with the same parameters. One thread: Splink's
+    expectation maximisation sums floating-point numbers, and only one thread sums them
+    in the same order on every run and every machine.
+    """
+    import duckdb
+    from splink import DuckDBAPI
+
+    con = duckdb.connect(":memory:", config={"threads": 1})
+    try:
+        yield DuckDBAPI(con)
+    finally:
+        con.close()
 
 
 def _as_typed(query: str, schema: ibis.Schema) -> str:

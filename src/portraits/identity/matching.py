@@ -7,10 +7,15 @@ a Fellegi-Sunter model (m and u probabilities per comparison level, trained with
 labels), so each pair gets a match weight that says how much more likely it is under "same
 person" than under "two people".
 
-The preparation (:func:`match_records`) is an Ibis expression; Splink runs the model in
-the workspace's own engine (DuckDB or Spark, through :meth:`Engine.splink_api`); the
-pairs it returns are split by :class:`MatchingSpec` into links (above ``threshold``), a
-review list (between ``review_above`` and ``threshold``) and the rest.
+The preparation (:func:`match_records`) is an Ibis expression. The model is trained on
+the collected records in an in-process DuckDB (:func:`trained_model`), the same on every
+engine: Splink samples the random pairs of its u estimate by each backend's own hash, so
+training on Spark and on DuckDB gave different weights. The trained model then scores the
+candidate pairs in the workspace's own engine (DuckDB or Spark, through
+:meth:`Engine.splink_api`); the pairs are split by :class:`MatchingSpec` into links (above
+``threshold``), a review list (between ``review_above`` and ``threshold``) and the rest.
+Scores can still differ between engines on Chinese text: DuckDB's edit distance and
+Jaro-Winkler count UTF-8 bytes, Spark's characters.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from portraits.engine import local_splink_api
 from portraits.engine.base import Engine
 from portraits.identity import graph
 from portraits.identity.rules import IdentityRules
@@ -138,39 +144,93 @@ def score_pairs(records: pa.Table, spec: MatchingSpec, db_api: Any) -> pa.Table:
     """Train the model on ``records`` and score the candidate pairs at or above
     ``spec.review_above``.
 
-    Training needs no labels: u probabilities from random pairs, the share of matching
-    pairs from pairs that share a phone or an e-mail, m probabilities by expectation
-    maximisation on two blockings (birthday and gender, then phone), each estimating what
-    the other holds fixed.
+    The model is trained by :func:`trained_model` (in-process DuckDB, the same whatever
+    the engine) and scores the pairs on ``db_api``, the workspace's engine.
+
+    Args:
+        records: :func:`match_records`, collected.
+        spec: ``identity.matching``.
+        db_api: The engine's Splink backend (:meth:`Engine.splink_api`).
 
     Returns:
         One row per pair: ``left_id``, ``right_id`` (record keys), ``left_source_id``,
         ``right_source_id``, ``left_member_id``, ``right_member_id``, ``match_weight``,
         ``match_probability``.
     """
-    from splink import Linker, block_on
+    from splink import Linker
 
-    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained-level notes
+    records = records.sort_by(UNIQUE_ID)  # engines hand the rows over in their own order
+    model = trained_model(records, spec)
+    settings = with_parameters(splink_settings(spec).create_settings_dict(
+        db_api.sql_dialect.sql_dialect_str), model)
     frame = db_api.register(records, dataset_display_name="customers",
                             table_name="__portraits_match_records")
-    linker = Linker(frame, splink_settings(spec), log_level=logging.ERROR)
-    training = linker.training
-    training.estimate_probability_two_random_records_match(
-        [block_on("phone"), block_on("email")], recall=0.7)
-    training.estimate_u_using_random_sampling(max_pairs=spec.max_pairs, seed=spec.seed)
-    training.estimate_parameters_using_expectation_maximisation(block_on("birthday", "gender"))
-    training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
-    scored = linker.inference.predict(threshold_match_probability=spec.review_above)
+    linker = Linker(frame, settings, log_level=logging.ERROR)
     try:
+        scored = linker.inference.predict(threshold_match_probability=spec.review_above)
         pairs = scored.as_pyarrow_table()  # type: ignore[no-untyped-call]
     finally:
         db_api.delete_tables_created_by_splink_from_db()
+        # The records' table too, or the engine's next run could not register them again.
+        frame.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
     columns = {f"{UNIQUE_ID}_l": "left_id", f"{UNIQUE_ID}_r": "right_id",
                "source_id_l": "left_source_id", "source_id_r": "right_source_id",
                "member_id_l": "left_member_id", "member_id_r": "right_member_id",
                "match_weight": "match_weight", "match_probability": "match_probability"}
     picked = pairs.select(list(columns)).rename_columns(list(columns.values()))
     return picked.cast(PAIRS_SCHEMA)
+
+
+def trained_model(records: pa.Table, spec: MatchingSpec) -> dict[str, Any]:
+    """The Fellegi-Sunter model trained on ``records`` (sorted by ``unique_id``).
+
+    Training needs no labels: u probabilities from random pairs, the share of matching
+    pairs from pairs that share a phone or an e-mail, m probabilities by expectation
+    maximisation on two blockings (birthday and gender, then phone), each estimating what
+    the other holds fixed. It runs in an in-process DuckDB of one thread, so the same
+    records give the same parameters on every engine and every run.
+
+    Returns:
+        Splink's settings with the trained m and u probabilities and the prior
+        (``save_model_to_json``), its SQL in DuckDB's dialect.
+    """
+    from splink import Linker, block_on
+
+    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained-level notes
+    with local_splink_api() as training_api:
+        frame = training_api.register(records, dataset_display_name="customers",
+                                      table_name="__portraits_match_records")
+        linker = Linker(frame, splink_settings(spec), log_level=logging.ERROR)
+        training = linker.training
+        training.estimate_probability_two_random_records_match(
+            [block_on("phone"), block_on("email")], recall=0.7)
+        training.estimate_u_using_random_sampling(max_pairs=spec.max_pairs, seed=spec.seed)
+        training.estimate_parameters_using_expectation_maximisation(
+            block_on("birthday", "gender"))
+        training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+        model: dict[str, Any] = linker.misc.save_model_to_json()
+    return model
+
+
+def with_parameters(settings: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` (the comparisons in the scoring engine's SQL dialect) with the trained
+    m and u probabilities and prior of ``model``.
+
+    The trained model's SQL is DuckDB's (``jaro_winkler_similarity``; Spark has
+    ``jaro_winkler``), so its parameters move level by level into settings written for
+    the engine that scores; both come from :func:`splink_settings`, level for level.
+    """
+    scoring = {**settings, "probability_two_random_records_match":
+               model["probability_two_random_records_match"]}
+    scoring["comparisons"] = [
+        {**comparison, "comparison_levels": [
+            {**level, **{k: trained[k] for k in ("m_probability", "u_probability")
+                         if k in trained}}
+            for level, trained in zip(comparison["comparison_levels"],
+                                      fitted["comparison_levels"], strict=True)]}
+        for comparison, fitted in zip(settings["comparisons"], model["comparisons"],
+                                      strict=True)]
+    return scoring
 
 
 PAIRS_SCHEMA = pa.schema([

@@ -4,9 +4,11 @@ Both engines write the same Parquet lake layout, so the lakes are read directly.
 is sorted by all its columns and compared: row counts, column names and every non-float
 value exactly; floats to a relative 1e-6 (engines sum in different orders). Left out:
 columns that name a run (load and run ids, file fingerprints, timings), which differ by
-design, and Splink's ``match_weight`` and ``match_probability``: its estimate of the
-u-probabilities samples random record pairs, and the two backends draw different samples
-(same seed), so the weights differ while the pairs, decisions and links agree.
+design, and Splink's ``match_weight`` and ``match_probability``. The model is trained once,
+in an in-process DuckDB, so its parameters are the same on both engines; but the engine
+that scores compares Chinese text with its own edit distance and Jaro-Winkler, which
+DuckDB counts in UTF-8 bytes and Spark in characters, so a pair can land on another
+comparison level and get another weight.
 """
 
 from __future__ import annotations
