@@ -464,7 +464,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
                             "峰值内存 {mb:,.0f} MB（目标 ≤ {limit:,} MB）"),
     "bench.small": ("The batch targets (≤ 15 s at 20M events, ≤ 90 s and 8 GB at 100M) are "
                     "for the default and the large size.",
-                    "批处理目标（2000 万事件 ≤ 15 秒；1 亿事件 ≤ 90 秒、≤ 8 GB）针对默认规模与大规模。"),
+                    "批处理目标（2000 万事件 ≤ 15 秒；1 亿事件 ≤ 90 秒、≤ 8 GB）"
+                    "针对默认规模与大规模。"),
     "bench.target_floor": ("Portraits / SQL floor {ratio:.2f}× (target ≤ {limit}×)",
                            "Portraits / SQL 下限 {ratio:.2f} 倍（目标 ≤ {limit} 倍）"),
     "bench.target_pandas": ("pandas / Portraits {ratio:.2f}× (target ≥ {limit}×)",
