@@ -182,19 +182,18 @@ def run_bench(plan: BenchPlan, now: datetime,
         now: The end of generated data when it is generated now (cached data keeps its
             own end, and that end is the pipeline's "now").
     """
-    def step(label: str, args: list[str]) -> dict[str, Any]:
+    unknown = [e for e in plan.engines if e not in ENGINES]
+    if unknown or not plan.engines:
+        raise PortraitsError(f"engines are duckdb and spark, not {', '.join(unknown) or '-'}")
+    result = BenchResult(plan.customers, machine=machine())
+
+    def step(label: str, args: list[str]) -> None:
         if on_step:
             on_step(label, None)
         row = _child(args)
         result.steps.append(row)
         if on_step:
             on_step(label, row)
-        return row
-
-    unknown = [e for e in plan.engines if e not in ENGINES]
-    if unknown or not plan.engines:
-        raise PortraitsError(f"engines are duckdb and spark, not {', '.join(unknown) or '-'}")
-    result = BenchResult(plan.customers, machine=machine())
     data = plan.data()
     if not (data / "truth" / "truth.json").exists():
         shutil.rmtree(data, ignore_errors=True)
@@ -231,12 +230,13 @@ def compare_queries(plan: BenchPlan) -> list[str]:
     from portraits.bench.shared import differences
     from portraits.bench.steps import OUT
 
-    first = plan.workspace(plan.engines[0]) / OUT
-    found = {f"portraits ({e})": plan.workspace(e) / OUT / f"query-{e}" for e in plan.engines}
-    found |= {name: first / name for name in ("floor", "pandas")}
-    frames = {("portraits" if name == f"portraits ({plan.engines[0]})" else name):
-              pd.read_parquet(folder) for name, folder in found.items() if folder.exists()}
-    return differences(frames)
+    first, *others = plan.engines
+    out = plan.workspace(first) / OUT
+    folders = {"portraits": out / f"query-{first}",
+               **{f"portraits ({e})": plan.workspace(e) / OUT / f"query-{e}" for e in others},
+               "floor": out / "floor", "pandas": out / "pandas"}
+    return differences({name: pd.read_parquet(folder) for name, folder in folders.items()
+                        if folder.exists()})
 
 
 def write_result(result: BenchResult, path: Path) -> Path:

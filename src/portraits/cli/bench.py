@@ -64,12 +64,18 @@ def bench_command(
     def action() -> None:
         from datetime import datetime
 
-        from portraits.bench.run import BenchPlan, parse_size, run_bench, write_result
+        from portraits.bench.run import (
+            EVENTS_PER_CUSTOMER,
+            BenchPlan,
+            parse_size,
+            run_bench,
+            write_result,
+        )
         from portraits.settings import get_settings
 
         console, lang = console_lang()
         people = (parse_size(customers) if customers
-                  else max(parse_size(events) // 20, 100))
+                  else max(parse_size(events) // EVENTS_PER_CUSTOMER, 100))
         plan = BenchPlan(customers=people, folder=folder, seed=seed,
                          engines=tuple(engine or ENGINES), baselines=baselines, train=train,
                          spark_memory=spark_memory)
