@@ -16,6 +16,8 @@ candidate pairs in the workspace's own engine (DuckDB or Spark, through
 ``threshold``), a review list (between ``review_above`` and ``threshold``) and the rest.
 Scores can still differ between engines on Chinese text: DuckDB's edit distance and
 Jaro-Winkler count UTF-8 bytes, Spark's characters.
+
+Candidate pairs are chosen by :mod:`portraits.identity.blocking`.
 """
 
 from __future__ import annotations
@@ -32,11 +34,21 @@ import pyarrow as pa
 from portraits.engine import local_splink_api
 from portraits.engine.base import Engine
 from portraits.identity import graph
+from portraits.identity.blocking import (
+    BLOCKING_RULES,
+    EM_PROBE,
+    MATCH_SKIPPED_KEYS,
+    SKIPPED_SCHEMA,
+    UNIQUE_ID,
+    blocked_pairs,
+    blocking_rule,
+    candidates,
+    keyed,
+)
 from portraits.identity.rules import IdentityRules
 from portraits.model.canonical import CUSTOMERS
 from portraits.workspace.spec import MatchingSpec
 
-UNIQUE_ID = "unique_id"
 # Traditional characters clerks type in addresses, and their simplified forms.
 _TRADITIONAL = {"號": "号", "樓": "楼", "區": "区", "門": "门", "單": "单", "東": "东",
                 "陽": "阳", "棟": "栋", "廣": "广", "華": "华", "國": "国"}
@@ -45,11 +57,19 @@ DECISIONS = ("match", "review", "no_match")
 MATCHING_SOURCE = "matching"
 
 
-def match_records(customers: ir.Table) -> ir.Table:
+def match_records(customers: ir.Table, rules: IdentityRules | None = None,
+                  spec: MatchingSpec | None = None) -> ir.Table:
     """Customer rows as Splink compares them: one row per record, normalised text.
+
+    Values that are no evidence of who is who are made missing: the gender ``unknown``
+    (what a cleaning fill writes for "not given"), with ``rules`` the phones and e-mails
+    the identity rules call junk (+8613800000000, test@test.com), and with ``spec`` its
+    ``junk_birthdays``. Two strangers share them, and their blocks are the largest.
 
     Args:
         customers: The canonical ``customers`` table.
+        rules: The identity rules whose junk phones and e-mails to leave out, or None.
+        spec: ``identity.matching`` whose placeholder birthdays to leave out, or None.
 
     Returns:
         ``unique_id`` (the record key, ``source|source_id``), ``source_id``, ``member_id``,
@@ -59,19 +79,33 @@ def match_records(customers: ir.Table) -> ir.Table:
     """
     t = customers
     name = t.name.strip().lower().re_replace(r"\s+", " ").nullif("")
-    phone = t.phone.re_replace(r"^\+86", "").re_replace(r"[^0-9]", "").nullif("")
+    phone = _unless_junk(t, "phone", rules)
+    birthday = t.birthday
+    if spec is not None and spec.junk_birthdays:
+        birthday = ibis.ifelse(birthday.isin(list(spec.junk_birthdays)),
+                               ibis.null("date"), birthday)
     return t.select(
         **{UNIQUE_ID: t._source.concat("|", t.source_id)},
         source_id=t.source_id, member_id=t.member_id,
         name=name,
         name_sorted=name.split(" ").sort().join(" "),
-        phone=phone,
-        email=t.email.lower().nullif(""),
-        birthday=t.birthday.cast("string"),
-        gender=t.gender,
+        phone=phone.re_replace(r"^\+86", "").re_replace(r"[^0-9]", "").nullif(""),
+        email=_unless_junk(t, "email", rules).lower().nullif(""),
+        birthday=birthday.cast("string"),
+        gender=t.gender.nullif("unknown"),
         city=t.city,
         address=_normalised_address(t.address, t.city),
     )
+
+
+def _unless_junk(customers: ir.Table, field: str, rules: IdentityRules | None) -> ir.StringValue:
+    """``customers[field]``, NULL where the identity rules call its value junk."""
+    value: ir.StringValue = customers[field]
+    rule = dict(rules.identifier_fields(CUSTOMERS)).get(field) if rules is not None else None
+    if rule is None:
+        return value
+    junk = graph.is_junk(graph.normalized(value, rule), rule)
+    return ibis.ifelse(junk, ibis.null("string"), value)
 
 
 def _normalised_address(address: ir.StringValue, city: ir.StringValue) -> ir.StringValue:
@@ -92,11 +126,13 @@ def splink_settings(spec: MatchingSpec) -> Any:
     Phones: exact; one digit changed or two swapped. Birthdays: exact; one digit apart.
     Addresses (normalised): exact; Jaro-Winkler ≥ 0.9 and ≥ 0.75. E-mail, gender, city:
     exact. Candidate pairs share a birthday and gender, a phone, a name and city, or an
-    e-mail (a name alone would pair every 王伟 in the country).
+    e-mail (a name alone would pair every 王伟 in the country), each rule without its keys
+    shared by more than ``max_block_size`` records, and a too common birthday and gender
+    again within its city (:mod:`portraits.identity.blocking`).
     """
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     del spec
     name = cl.CustomComparison([
@@ -132,9 +168,7 @@ def splink_settings(spec: MatchingSpec) -> Any:
         comparisons=[name, phone, birthday, address, cl.ExactMatch("email"),
                      cl.ExactMatch("gender"), cl.ExactMatch("city")],
         blocking_rules_to_generate_predictions=[
-            block_on("birthday", "gender"), block_on("phone"), block_on("name", "city"),
-            block_on("email"),
-        ],
+            blocking_rule(r.columns) for r in BLOCKING_RULES],
         additional_columns_to_retain=["source_id", "member_id"],
         retain_matching_columns=True,
     )
@@ -159,7 +193,8 @@ def score_pairs(records: pa.Table, spec: MatchingSpec, db_api: Any) -> pa.Table:
     """
     from splink import Linker
 
-    records = records.sort_by(UNIQUE_ID)  # engines hand the rows over in their own order
+    # Engines hand the rows over in their own order.
+    records = keyed(records, spec).sort_by(UNIQUE_ID)
     model = trained_model(records, spec)
     settings = with_parameters(splink_settings(spec).create_settings_dict(
         db_api.sql_dialect.sql_dialect_str), model)
@@ -190,12 +225,18 @@ def trained_model(records: pa.Table, spec: MatchingSpec) -> dict[str, Any]:
     the other holds fixed. It runs in an in-process DuckDB of one thread, so the same
     records give the same parameters on every engine and every run.
 
+    Every step is bounded: the blockings leave out the keys :func:`candidates` leaves
+    out, the random pairs are at most ``max_pairs``, and an expectation maximisation
+    whose blocking makes more than ``max_pairs`` pairs reads a deterministic sample of
+    the records (Splink's hash of the record key) that makes about ``max_pairs``.
+
     Returns:
         Splink's settings with the trained m and u probabilities and the prior
         (``save_model_to_json``), its SQL in DuckDB's dialect.
     """
-    from splink import Linker, block_on
+    from splink import Linker
 
+    records = keyed(records, spec)
     logging.getLogger("splink").setLevel(logging.ERROR)  # untrained-level notes
     with local_splink_api() as training_api:
         frame = training_api.register(records, dataset_display_name="customers",
@@ -203,11 +244,14 @@ def trained_model(records: pa.Table, spec: MatchingSpec) -> dict[str, Any]:
         linker = Linker(frame, splink_settings(spec), log_level=logging.ERROR)
         training = linker.training
         training.estimate_probability_two_random_records_match(
-            [block_on("phone"), block_on("email")], recall=0.7)
+            [blocking_rule(("phone",)), blocking_rule(("email",))], recall=0.7)
         training.estimate_u_using_random_sampling(max_pairs=spec.max_pairs, seed=spec.seed)
-        training.estimate_parameters_using_expectation_maximisation(
-            block_on("birthday", "gender"))
-        training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
+        for columns in (("birthday", "gender"), ("phone",)):
+            # Sampled only past max_pairs, so smaller data trains exactly as it always has.
+            sampled = blocked_pairs(records, columns) > spec.max_pairs
+            training.estimate_parameters_using_expectation_maximisation(
+                blocking_rule(columns), max_pairs=spec.max_pairs if sampled else None,
+                record_sample_proportion=EM_PROBE)
         model: dict[str, Any] = linker.misc.save_model_to_json()
     return model
 
@@ -346,7 +390,9 @@ class Matcher:
 
     Scores every candidate pair of customer records, applies the reviewers' decisions,
     stores the pairs (``match_pairs``: each with its probability, weight and decision) and
-    returns the links of the pairs decided ``match``.
+    the blocking keys left out for being too common (``match_skipped_keys``, see
+    :class:`~portraits.identity.blocking.Candidates`), and returns the links of the
+    pairs decided ``match``.
 
     Args:
         engine: The workspace's engine.
@@ -361,6 +407,7 @@ class Matcher:
         self.engine, self.spec, self.rules = engine, spec, rules
         self.decisions, self.now = decisions, now
         self.counts = (0, 0)  # pairs decided match, pairs left to review (last call)
+        self.skipped = SKIPPED_SCHEMA.empty_table()  # keys left out of blocking (last call)
 
     def __call__(self, keep: Callable[[ir.Table], ir.Table]) -> ir.Table | None:
         """The match links (materialised by ``keep``), or None if matching is off or
@@ -369,10 +416,14 @@ class Matcher:
         if not self.spec.enabled or not engine.has_table(CUSTOMERS.name):
             return None
         customers = engine.table(CUSTOMERS.name)
-        records = engine.to_arrow(match_records(customers))
+        records = engine.to_arrow(match_records(customers, self.rules, self.spec))
         if records.num_rows < MIN_RECORDS:
             return None
-        pairs = keep(engine.materialize(score_pairs(records, self.spec, engine.splink_api())))
+        found = candidates(records, self.spec)
+        self.skipped = found.skipped
+        engine.write(MATCH_SKIPPED_KEYS, keep(engine.materialize(found.skipped)))
+        pairs = keep(engine.materialize(score_pairs(found.records, self.spec,
+                                                    engine.splink_api())))
         reviewed = keep(engine.materialize(self.decisions)) if self.decisions else None
         decided = keep(decide(pairs, self.spec, reviewed))
         engine.write(MATCH_PAIRS, decided)

@@ -188,6 +188,12 @@ class IdentityTypeSpec(Spec):
         return self
 
 
+# Birthdays that systems write when nobody knew the date: the Excel and Unix epochs and
+# the first day of 1900/1901 that date pickers and imports default to.
+JUNK_BIRTHDAYS: tuple[date, ...] = (date(1899, 12, 30), date(1899, 12, 31), date(1900, 1, 1),
+                                    date(1901, 1, 1), date(1970, 1, 1))
+
+
 class MatchingSpec(Spec):
     """Probabilistic matching of customer records (``identity.matching``).
 
@@ -196,8 +202,21 @@ class MatchingSpec(Spec):
         threshold: Pairs at or above this match probability link their records in the ID
             graph.
         review_above: Pairs from here up to ``threshold`` go to the review list.
-        max_pairs: Random pairs sampled to estimate how often values agree by chance.
+        max_pairs: Random pairs sampled to estimate how often values agree by chance, and
+            the most candidate pairs each training step (expectation maximisation) reads:
+            past it, training reads a deterministic sample of the records.
         seed: Seed of that sample, so runs are reproducible.
+        max_block_size: The most records that may share one blocking key (a birthday and
+            gender, a phone, a name and city, an e-mail). A key shared by more is left
+            out of *that* rule, since its records would make pairs with the square of
+            their number (17,500 records of one placeholder birthday are 150 million
+            pairs), and a value so common says little about who is who; the other rules
+            still pair those records. The keys left out are stored in
+            ``match_skipped_keys``. 0 means no limit.
+        junk_birthdays: Birthdays taken as unknown when matching: placeholders systems
+            write when nobody knew the date, which two strangers share. Give the whole
+            list (``[]`` for none); the default is 1899-12-30, 1899-12-31, 1900-01-01,
+            1901-01-01 and 1970-01-01.
     """
 
     enabled: bool = True
@@ -205,11 +224,16 @@ class MatchingSpec(Spec):
     review_above: float = Field(0.5, gt=0, lt=1)
     max_pairs: int = Field(1_000_000, gt=0)
     seed: int = 42
+    max_block_size: int = Field(500, ge=0)
+    junk_birthdays: tuple[date, ...] = JUNK_BIRTHDAYS
 
     @model_validator(mode="after")
-    def _review_below_threshold(self) -> MatchingSpec:
+    def _valid_settings(self) -> MatchingSpec:
         if self.review_above > self.threshold:
             raise ValueError("review_above must not be above threshold")
+        if self.max_block_size == 1:
+            raise ValueError("max_block_size must be 0 (no limit) or at least 2: a key of "
+                             "one record makes no pair")
         return self
 
 
