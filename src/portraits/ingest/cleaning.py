@@ -87,10 +87,35 @@ class Cleaning:
         """
         return [_repeated_keys(marked, list(stage.keys)) for stage in self.stages()]
 
+    def noted(self, marked: ir.Table, repeated: list[ir.Table]) -> ir.Table:
+        """Rows any check fired on, or whose key is one of a stage's ``repeated`` keys.
+
+        Usually few, and every row that :meth:`duplicates` and :meth:`findings` are made
+        of: materialise it (with :meth:`noted_columns`), and the large input is read
+        once for both instead of once for each.
+        """
+        checks = list(self.checks)
+        repeats = [_one_key(marked, list(stage.keys)).isin(_one_key(keys, list(stage.keys)))
+                   .fill_null(False)
+                   for stage, keys in zip(self.stages(), repeated, strict=True)]
+        return marked.filter(reduce(or_, repeats, _any(marked, checks, checks)))
+
+    def noted_columns(self, marked: ir.Table) -> list[str]:
+        """The columns :meth:`duplicates` and :meth:`findings` read: where, the checks,
+        the checked values, and the de-duplication keys and order."""
+        wanted = [ROW, FILE, *(c for c in marked.columns if c.startswith("__chk_"))]
+        for check in self.checks:
+            if check.field is not None:
+                wanted += [check.field, raw_name(check.field)]
+        for stage in self.stages():
+            wanted += [*stage.keys, *stage.order]
+        return [c for c in dict.fromkeys(wanted) if c in marked.columns]
+
     def duplicates(self, marked: ir.Table, repeated: list[ir.Table]) -> ir.Table:
         """The duplicate rows, as findings: every stage's rows that are not kept.
 
-        Small; materialise it once, then :meth:`accepted` drops these rows.
+        ``marked`` may be :meth:`noted` (it holds every row with a repeated key). Small;
+        materialise it once, then :meth:`accepted` drops these rows.
         """
         table = self.candidates(marked)
         found = []
@@ -409,6 +434,15 @@ def _duplicates(table: ir.Table, stage: DedupeStage, repeated: ir.Table) -> ir.T
 def _row_ids(findings: ir.Table) -> ir.Table:
     """The (file, row) of findings, named as in the mapped rows."""
     return findings.select(**{FILE: findings.file, ROW: findings.row})
+
+
+def _one_key(table: ir.Table, keys: list[str]) -> ir.Value:
+    """The key as one value: the column itself, or the parts as text with a separator
+    no key holds (NULL if a part is)."""
+    if len(keys) == 1:
+        return table[keys[0]]
+    parts = [table[k].cast("string") for k in keys]
+    return reduce(lambda a, b: a + "\x1f" + b, parts)
 
 
 def _key_value(table: ir.Table, keys: list[str]) -> ir.StringValue:

@@ -29,7 +29,6 @@ from portraits.ingest.mapping import (
     map_source,
     phone_fields,
     phone_raw_text,
-    raw_name,
     tz_offset_minutes,
 )
 from portraits.ingest.merge import canonical_rows, count_new, new_or_changed, upserted
@@ -146,12 +145,14 @@ class Loader:
     def _finish(self, source: SourceSpec, ent: Entity, cleaning: Cleaning, marked: ir.Table,
                 problems: list[RowProblem], report: LoadReport) -> None:
         repeated = [self.engine.materialize(keys) for keys in cleaning.repeated(marked)]
-        duplicates = self.engine.materialize(cleaning.duplicates(marked, repeated))
+        # One pass over the input for the (few) rows duplicates and findings come from.
+        noted = self.engine.materialize(
+            cleaning.noted(marked, repeated).select(*cleaning.noted_columns(marked)))
+        duplicates = self.engine.materialize(cleaning.duplicates(noted, repeated))
         kept = cleaning.accepted(marked, duplicates)
-        flagged = self.engine.materialize(
-            cleaning.flagged(marked).select(*_finding_inputs(cleaning, marked)))
-        findings = self.engine.materialize(
-            cleaning.findings(flagged).union(duplicates).union(self._problem_table(problems)))
+        findings = self.engine.materialize(cleaning.findings(cleaning.flagged(noted))
+                                           .union(duplicates)
+                                           .union(self._problem_table(problems)))
         self.progress(f"writing the accepted rows of {source.name}")
         accepted = enrich(kept, ent)
         staged = self.engine.stage(canonical_rows(accepted, ent, self._lineage(accepted, report)))
@@ -165,7 +166,7 @@ class Loader:
             self.engine.discard(staged)
             raise
         self._store_rejects(findings, report)
-        for temporary in [*repeated, duplicates, flagged, findings]:
+        for temporary in [*repeated, noted, duplicates, findings]:
             self.engine.drop_temporary(temporary)
 
     def _read(self, source: SourceSpec, files: list[Path]) -> tuple[ir.Table, list[RowProblem]]:
@@ -300,15 +301,3 @@ class Loader:
              for f, c in report.completeness.items()], schema=FIELDS_SCHEMA)
         eng.write("quality_fields", eng.materialize(fields), "append")
 
-
-def _finding_inputs(cleaning: Cleaning, marked: ir.Table) -> list[str]:
-    """The columns findings are made from: where, the checks, and the checked values.
-
-    Selecting only these lets the engine skip the other columns when it looks for the
-    (few) rows a check fired on.
-    """
-    wanted = [ROW, FILE, *(c for c in marked.columns if c.startswith("__chk_"))]
-    for check in cleaning.checks:
-        if check.field is not None:
-            wanted += [check.field, raw_name(check.field)]
-    return [c for c in dict.fromkeys(wanted) if c in marked.columns]
