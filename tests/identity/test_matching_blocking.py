@@ -21,7 +21,12 @@ from portraits.identity.blocking import (
     candidate_pairs,
     candidates,
 )
-from portraits.identity.matching import match_records, score_pairs, trained_model
+from portraits.identity.matching import (
+    match_records,
+    score_pairs,
+    trained_model,
+    with_unseen_levels_bounded,
+)
 from portraits.identity.rules import IdentityRules
 from portraits.settings import Settings
 from portraits.synth import generate
@@ -207,3 +212,20 @@ def test_training_reads_a_sample_past_max_pairs_and_stays_deterministic(
     levels = [level for c in first["comparisons"] for level in c["comparison_levels"]]
     assert sum("m_probability" in level for level in levels) > 10
 
+
+
+def test_a_level_no_random_pair_fell_in_gets_the_rule_of_three_bound() -> None:
+    model = {"probability_two_random_records_match": 1e-7, "comparisons": [
+        {"output_column_name": "phone", "comparison_levels": [
+            {"sql_condition": "phone_l IS NULL", "is_null_level": True},
+            {"sql_condition": "phone_l = phone_r", "m_probability": 0.94,
+             "u_probability": 2e-6},
+            {"sql_condition": "damerau_levenshtein(phone_l, phone_r) <= 1",
+             "m_probability": 0.05},  # not one of a million random pairs
+            {"sql_condition": "ELSE", "m_probability": 0.01, "u_probability": 0.99998},
+        ]}]}
+    bounded = with_unseen_levels_bounded(model, 1_000_000)
+    levels = bounded["comparisons"][0]["comparison_levels"]
+    assert "u_probability" not in levels[0]
+    assert [level.get("u_probability") for level in levels[1:]] == [2e-6, 3e-6, 0.99998]
+    assert "u_probability" not in model["comparisons"][0]["comparison_levels"][2]

@@ -125,9 +125,12 @@ class Cleaning:
             table = table.anti_join(_row_ids(dupes), [FILE, ROW])
         return _union(found)
 
-    def accepted(self, marked: ir.Table, duplicates: ir.Table) -> ir.Table:
-        """Rows that pass every rejecting check, less the ``duplicates``."""
-        kept = self.candidates(marked).anti_join(_row_ids(duplicates), [FILE, ROW])
+    def accepted(self, marked: ir.Table, duplicates: ir.Table | None) -> ir.Table:
+        """Rows that pass every rejecting check, less the ``duplicates`` (None: there are
+        none, and no row is looked up)."""
+        kept = self.candidates(marked)
+        if duplicates is not None:
+            kept = kept.anti_join(_row_ids(duplicates), [FILE, ROW])
         return kept.select(ROW, FILE, *self.fields)
 
     def flagged(self, marked: ir.Table) -> ir.Table:

@@ -149,7 +149,7 @@ class Loader:
         noted = self.engine.materialize(
             cleaning.noted(marked, repeated).select(*cleaning.noted_columns(marked)))
         duplicates = self.engine.materialize(cleaning.duplicates(noted, repeated))
-        kept = cleaning.accepted(marked, duplicates)
+        kept = cleaning.accepted(marked, duplicates if self.engine.count(duplicates) else None)
         findings = self.engine.materialize(cleaning.findings(cleaning.flagged(noted))
                                            .union(duplicates)
                                            .union(self._problem_table(problems)))
