@@ -5,5 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 ensure_uv
 ensure_pdf_libs
-uv sync --frozen --all-extras --quiet
+# Bytecode compiled once at install: where PYTHONDONTWRITEBYTECODE is set, every
+# process would otherwise compile pandas, Splink and the rest again (2 s for pandas).
+uv sync --frozen --all-extras --quiet --compile-bytecode
 uv run --frozen portraits demo "$@"

@@ -149,7 +149,8 @@ class Loader:
         noted = self.engine.materialize(
             cleaning.noted(marked, repeated).select(*cleaning.noted_columns(marked)))
         duplicates = self.engine.materialize(cleaning.duplicates(noted, repeated))
-        kept = cleaning.accepted(marked, duplicates if self.engine.count(duplicates) else None)
+        rejected = self.engine.materialize(cleaning.rejected(noted, duplicates))
+        kept = cleaning.accepted(marked, rejected if self.engine.count(rejected) else None)
         findings = self.engine.materialize(cleaning.findings(cleaning.flagged(noted))
                                            .union(duplicates)
                                            .union(self._problem_table(problems)))
@@ -166,7 +167,7 @@ class Loader:
             self.engine.discard(staged)
             raise
         self._store_rejects(findings, report)
-        for temporary in [*repeated, noted, duplicates, findings]:
+        for temporary in [*repeated, noted, duplicates, rejected, findings]:
             self.engine.drop_temporary(temporary)
 
     def _read(self, source: SourceSpec, files: list[Path]) -> tuple[ir.Table, list[RowProblem]]:
