@@ -229,3 +229,26 @@ def test_a_level_no_random_pair_fell_in_gets_the_rule_of_three_bound() -> None:
     assert "u_probability" not in levels[0]
     assert [level.get("u_probability") for level in levels[1:]] == [2e-6, 3e-6, 0.99998]
     assert "u_probability" not in model["comparisons"][0]["comparison_levels"][2]
+
+
+def test_training_survives_a_field_no_pair_can_compare(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # 300 people (the size of the bench command's test): the junk e-mails are missing, and
+    # no pair sharing a birthday and gender has two e-mails to compare.
+    create_workspace(tmp_path)
+    generate(tmp_path / "data", customers=300, seed=7, end=date(2026, 12, 7))
+    spec = MatchingSpec()
+    with Workspace(tmp_path, settings=Settings(now=NOW, lang="en")) as ws:
+        ws.ingest.load(["crm", "store_members"])
+        records = ws.engine.to_arrow(match_records(ws.engine.table("customers"),
+                                                   ws.identity.rules, spec))
+        keyed = candidates(records, spec).records.sort_by(UNIQUE_ID)
+        with caplog.at_level("WARNING", logger="portraits.identity.matching"):
+            model = trained_model(keyed, spec)
+            pairs = score_pairs(keyed, spec, ws.engine.splink_api())
+    assert "was skipped" in caplog.text  # and did not fail
+    levels = [level for c in model["comparisons"] for level in c["comparison_levels"]]
+    assert not any(isinstance(level.get(k), float) and level[k] != level[k]
+                   for level in levels for k in ("m_probability", "u_probability"))
+    assert any("m_probability" in level for level in levels)  # the phone step trained
+    assert pairs.num_rows > 0

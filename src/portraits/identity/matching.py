@@ -23,6 +23,7 @@ Candidate pairs are chosen by :mod:`portraits.identity.blocking`.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,7 @@ from portraits.identity.rules import IdentityRules
 from portraits.model.canonical import CUSTOMERS
 from portraits.workspace.spec import MatchingSpec
 
+_log = logging.getLogger(__name__)
 # Traditional characters clerks type in addresses, and their simplified forms.
 _TRADITIONAL = {"號": "号", "樓": "楼", "區": "区", "門": "门", "單": "单", "東": "东",
                 "陽": "阳", "棟": "栋", "廣": "广", "華": "华", "國": "国"}
@@ -235,6 +237,7 @@ def trained_model(records: pa.Table, spec: MatchingSpec) -> dict[str, Any]:
         (``save_model_to_json``), its SQL in DuckDB's dialect.
     """
     from splink import Linker
+    from splink.internals.exceptions import SplinkException  # no public module has it
 
     records = keyed(records, spec)
     logging.getLogger("splink").setLevel(logging.ERROR)  # untrained-level notes
@@ -246,18 +249,51 @@ def trained_model(records: pa.Table, spec: MatchingSpec) -> dict[str, Any]:
         training.estimate_probability_two_random_records_match(
             [blocking_rule(("phone",)), blocking_rule(("email",))], recall=0.7)
         training.estimate_u_using_random_sampling(max_pairs=spec.max_pairs, seed=spec.seed)
+        # Levels no random pair fell in are bounded before expectation maximisation too:
+        # Splink's EM writes their missing u into its SQL as NaN, and fails.
+        drawn = min(spec.max_pairs, records.num_rows * (records.num_rows - 1) // 2)
+        linker = Linker(frame, with_unseen_levels_bounded(linker.misc.save_model_to_json(),
+                                                          drawn), log_level=logging.ERROR)
+        training = linker.training
         for columns in (("birthday", "gender"), ("phone",)):
             # Sampled only past max_pairs, so smaller data trains exactly as it always has.
             sampled = blocked_pairs(records, columns) > spec.max_pairs
-            training.estimate_parameters_using_expectation_maximisation(
-                blocking_rule(columns), max_pairs=spec.max_pairs if sampled else None,
-                record_sample_proportion=EM_PROBE)
+            before = linker.misc.save_model_to_json()
+            try:
+                training.estimate_parameters_using_expectation_maximisation(
+                    blocking_rule(columns), max_pairs=spec.max_pairs if sampled else None,
+                    record_sample_proportion=EM_PROBE)
+            except SplinkException as exc:
+                # A comparison that no pair of the blocking can compare (no two e-mails
+                # among a few hundred records) gets m = 0 / 0, and Splink's next
+                # iteration fails on the NaN: the step is skipped, the others train it.
+                lines = str(exc).splitlines()
+                why = next((line for line in lines if "Error was" in line), lines[-1])
+                _log.warning("matching: the training step blocked on %s was skipped, a "
+                             "field could not be compared in its pairs (%s)",
+                             "+".join(columns), why.strip()[:200])
+                linker = Linker(frame, before, log_level=logging.ERROR)
+                training = linker.training
         model: dict[str, Any] = linker.misc.save_model_to_json()
-    return with_unseen_levels_bounded(model, spec.max_pairs)
+    return without_nan(model)
+
+
+def without_nan(model: dict[str, Any]) -> dict[str, Any]:
+    """``model`` without m or u probabilities that are NaN (a level is then untrained, and
+    Splink uses its default, instead of writing NaN into the scoring SQL)."""
+    comparisons = [
+        {**comparison, "comparison_levels": [
+            {k: v for k, v in level.items()
+             if not (k in ("m_probability", "u_probability") and isinstance(v, float)
+                     and math.isnan(v))}
+            for level in comparison["comparison_levels"]]}
+        for comparison in model["comparisons"]]
+    return {**model, "comparisons": comparisons}
 
 
 def with_unseen_levels_bounded(model: dict[str, Any], pairs: int) -> dict[str, Any]:
-    """``model`` with a u probability for every level no random pair fell in.
+    """``model`` with a u probability for every level none of ``pairs`` random pairs fell
+    in.
 
     Among a million random pairs of a million customers, not one may have phones one
     digit apart: Splink then saves that level without u, and the scoring linker falls
