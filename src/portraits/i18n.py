@@ -74,6 +74,7 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "splits": ("Splits", "拆分"),
     "matched_pairs": ("Records matched by similarity", "相似度匹配的记录对"),
     "review_pairs": ("Pairs to review", "待人工审核的记录对"),
+    "skipped_keys": ("Blocking keys too common to pair", "过于常见而未配对的分块键"),
     "review_written": ("{pairs:,} pairs to review written to {path}; fill in the decision "
                        "column (match / no_match) and run `portraits identity review --apply "
                        "{path}`",

@@ -189,9 +189,10 @@ def test_resolve_stores_the_keys_left_out(
         "identity:\n", "identity:\n  matching: {max_block_size: 100}\n", 1), encoding="utf-8")
     with Workspace(root, settings=Settings(now=NOW, lang="en")) as ws:
         assert ws.spec.identity.matching.max_block_size == 100
-        ws.identity.resolve()
+        report = ws.identity.resolve()
         stored = ws.engine.table(MATCH_SKIPPED_KEYS).to_pyarrow()
     assert stored.num_rows >= 1
+    assert report.skipped_keys == stored.num_rows
     first = stored.to_pylist()[0]
     assert first["rule"] == "birthday+gender" and first["key"].startswith("1988-08-08")
     assert first["block_pairs"] == first["records"] * (first["records"] - 1) // 2

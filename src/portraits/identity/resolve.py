@@ -64,6 +64,8 @@ class ResolveReport:
         matched_pairs: Customer-record pairs probabilistic matching linked (decided
             ``match`` by the model or a reviewer).
         review_pairs: Pairs left for a person to review.
+        skipped_keys: Blocking keys of matching shared by too many records to pair
+            (``identity.matching.max_block_size``; listed in ``match_skipped_keys``).
         seconds: Wall time.
     """
 
@@ -79,6 +81,7 @@ class ResolveReport:
     splits: int = 0
     matched_pairs: int = 0
     review_pairs: int = 0
+    skipped_keys: int = 0
     seconds: float = 0.0
 
 
@@ -220,6 +223,7 @@ class Resolver:
                 matched := self.matcher(keep)) is not None:
             links.append(matched)
             report.matched_pairs, report.review_pairs = self.matcher.counts
+            report.skipped_keys = self.matcher.skipped.num_rows
         identities, added, all_links = self._identifiers_and_links(rows, links, scratch)
         for table in combos:  # read only by the two above: their memory is free again
             self.engine.drop_temporary(table)
