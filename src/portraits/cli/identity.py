@@ -136,9 +136,8 @@ def print_resolve(console: Console, report: Any, lang: Lang) -> None:
     values = {**vars(report), **{k: report.ignored.get(k, 0)
                                  for k in ("junk", "shared", "blocked")}}
     for key in ("status", "records", "identifiers", "people", "new_people", "merges",
-                "merged_customers", "splits", "matched_pairs", "review_pairs", "skipped_keys",
-                "junk",
-                "shared", "blocked", "seconds"):
+                "merged_customers", "splits", "matched_pairs", "review_pairs",
+                "skipped_keys", "junk", "shared", "blocked", "seconds"):
         value = values[key]
         table.add_row(text(key, lang), text(value, lang) if key == "status" else
                       f"{value:.2f}" if key == "seconds" else f"{value:,}")

@@ -112,12 +112,12 @@ def candidates(records: pa.Table, spec: MatchingSpec) -> Candidates:
     """
     skipped: list[dict[str, Any]] = []
     refined_by = {r.refines: r.name for r in BLOCKING_RULES if r.refines is not None}
+    keys: dict[tuple[str, ...], pa.Array] = {}
     for rule in BLOCKING_RULES:
-        key = _key(records, rule)
+        key = keys[rule.columns] = _key(records, rule)
         if rule.refines is not None:
-            coarse = BlockingRule(rule.refines)
-            left_by_coarse = pc.and_(pc.is_null(records[coarse.flag]),
-                                     _key(records, coarse).is_valid())
+            left_by_coarse = pc.and_(pc.is_null(records[BlockingRule(rule.refines).flag]),
+                                     keys[rule.refines].is_valid())
             key = pc.if_else(left_by_coarse, key, pa.scalar(None, pa.string()))
         counts = pc.value_counts(key.drop_null())
         sizes = counts.field("counts").to_numpy()

@@ -278,17 +278,22 @@ def trained_model(records: pa.Table, spec: MatchingSpec) -> dict[str, Any]:
     return without_nan(model)
 
 
+def _with_levels(model: dict[str, Any],
+                 change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """``model`` (Splink's saved settings) with ``change`` applied to every level."""
+    return {**model, "comparisons": [
+        {**comparison, "comparison_levels": [change(level)
+                                             for level in comparison["comparison_levels"]]}
+        for comparison in model["comparisons"]]}
+
+
 def without_nan(model: dict[str, Any]) -> dict[str, Any]:
     """``model`` without m or u probabilities that are NaN (a level is then untrained, and
     Splink uses its default, instead of writing NaN into the scoring SQL)."""
-    comparisons = [
-        {**comparison, "comparison_levels": [
-            {k: v for k, v in level.items()
-             if not (k in ("m_probability", "u_probability") and isinstance(v, float)
-                     and math.isnan(v))}
-            for level in comparison["comparison_levels"]]}
-        for comparison in model["comparisons"]]
-    return {**model, "comparisons": comparisons}
+    return _with_levels(model, lambda level: {
+        k: v for k, v in level.items()
+        if not (k in ("m_probability", "u_probability") and isinstance(v, float)
+                and math.isnan(v))})
 
 
 def with_unseen_levels_bounded(model: dict[str, Any], pairs: int) -> dict[str, Any]:
@@ -303,13 +308,9 @@ def with_unseen_levels_bounded(model: dict[str, Any], pairs: int) -> dict[str, A
     three); that bound is the conservative u (the smallest Bayes factor the data allow).
     """
     bound = 3 / pairs
-    comparisons = [
-        {**comparison, "comparison_levels": [
-            level if level.get("is_null_level") or "u_probability" in level
-            else {**level, "u_probability": bound}
-            for level in comparison["comparison_levels"]]}
-        for comparison in model["comparisons"]]
-    return {**model, "comparisons": comparisons}
+    return _with_levels(model, lambda level: (
+        level if level.get("is_null_level") or "u_probability" in level
+        else {**level, "u_probability": bound}))
 
 
 def with_parameters(settings: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
