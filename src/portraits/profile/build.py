@@ -40,6 +40,10 @@ ZERO_WHEN_ABSENT: Final[dict[str, tuple[str, ...]]] = {
     "review_sentiment": ("negative_reviews",),
 }
 SENTIMENT_COLUMNS: Final = ("review_id", "sentiment", "label")
+# The columns of events that any profile field reads (behaviour, interests, referrals).
+EVENT_COLUMNS: Final = (CUSTOMER_ID, "timestamp", "event", "device_id", "anonymous_id",
+                        "user_id", "platform", "device_type", "channel", "utm_source",
+                        "query", "product_id", "category", "properties")
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,16 @@ class ProfileInputs:
             if lacking:
                 raise PortraitsError(f"review_sentiment lacks {', '.join(lacking)}: it needs "
                                      f"{', '.join(SENTIMENT_COLUMNS)} (score_reviews)")
+
+
+def profile_events(events: ir.Table) -> ir.Table:
+    """``events`` with only the columns profiles read (:data:`EVENT_COLUMNS`).
+
+    Stage it once (``Engine.stage``) when several dimensions read the events: each would
+    otherwise join them to their customer ids again, and a shared wide input is what
+    DuckDB holds in memory.
+    """
+    return events.select(*(c for c in EVENT_COLUMNS if c in events.columns))
 
 
 def order_lines_of(inputs: ProfileInputs, spec: ProfileSpec, as_of: datetime) -> ir.Table | None:

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -222,15 +223,25 @@ class ProfilesNamespace:
             spec: Profile thresholds; the defaults when omitted.
         """
         from portraits.profile import build_profiles, profile_interests
+        from portraits.profile.build import profile_events
 
         ws = self._ws
         as_of = as_of or ws.settings.current_time()
         inputs = inputs or _stored_profile_inputs(ws, customer_ids)
-        interests = profile_interests(inputs, as_of, spec)
-        if interests is not None:
-            ws.engine.write(self.INTERESTS, interests)
-            interests = ws.engine.table(self.INTERESTS)
-        ws.engine.write(self.TABLE, build_profiles(inputs, as_of, spec, interests))
+        # The events with their customer ids, computed once for every dimension that
+        # reads them (behaviour, interests and referrals each joined them again).
+        events = (ws.engine.stage(profile_events(inputs.events))
+                  if inputs.events is not None else None)
+        try:
+            inputs = dataclasses.replace(inputs, events=events)
+            interests = profile_interests(inputs, as_of, spec)
+            if interests is not None:
+                ws.engine.write(self.INTERESTS, interests)
+                interests = ws.engine.table(self.INTERESTS)
+            ws.engine.write(self.TABLE, build_profiles(inputs, as_of, spec, interests))
+        finally:
+            if events is not None:
+                ws.engine.discard(events)
         return ws.engine.count(ws.engine.table(self.TABLE))
 
     def table(self) -> ir.Table:
