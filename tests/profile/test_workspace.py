@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ibis
+import pandas as pd
 import pytest
 
 from portraits.errors import PortraitsError
 from portraits.profile import PROFILE_FIELDS
+from portraits.profile.build import behaviour_buckets, customer_bucket
 from portraits.settings import Settings
 from portraits.workspace.facade import Workspace
 from tests.conftest import NOW
@@ -57,3 +60,28 @@ def test_build_from_identity_resolution(retail: Retail) -> None:
     assert summary.loc[("customers", "overall"), "percent"] >= 85
     assert summary.loc[("visitors", "overall"), "percent"] < summary.loc[
         ("customers", "overall"), "percent"]
+
+
+def test_behaviour_built_in_customer_buckets_equals_one_pass(
+        retail: Retail, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("portraits.profile.build.EVENTS_PER_BUCKET", 4_000)
+    with Workspace(retail.root, settings=Settings(now=NOW, lang="en")) as ws:
+        inputs = truth_inputs(ws)
+        assert inputs.events is not None
+        assert behaviour_buckets(ws.engine.count(inputs.events)) >= 3
+        ws.profiles.build(inputs=inputs)
+        stored = ws.profiles.table().to_pandas()
+    expected = retail.profiles.sort_values("customer_id").reset_index(drop=True)
+    stored = stored.sort_values("customer_id").reset_index(drop=True)[expected.columns]
+    assert stored.events.sum() > 0
+    pd.testing.assert_frame_equal(stored, expected, check_dtype=False)
+
+
+def test_customer_buckets_split_customers_whole() -> None:
+    events = ibis.memtable({"customer_id": [f"C{i % 50}" for i in range(400)] + [None],
+                            "n": list(range(401))})
+    buckets = [customer_bucket(events, 3, b).to_pandas() for b in range(3)]
+    assert sum(len(b) for b in buckets) == 400  # the row without a customer in none
+    owners = [set(b.customer_id) for b in buckets]
+    assert all(a.isdisjoint(b) for i, a in enumerate(owners) for b in owners[i + 1:])
+    assert behaviour_buckets(0) == 1 and behaviour_buckets(8_000_001) == 2

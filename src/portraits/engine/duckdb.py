@@ -27,6 +27,7 @@ class DuckDBEngine(Engine):
     """
 
     name = "duckdb"
+    windows_spill = False
 
     def __init__(self, spec: DuckDBEngineSpec, root: Path) -> None:
         in_memory = spec.database == ":memory:"

@@ -232,16 +232,22 @@ class ProfilesNamespace:
         # reads them (behaviour, interests and referrals each joined them again).
         events = (ws.engine.stage(profile_events(inputs.events))
                   if inputs.events is not None else None)
+        staged = [] if events is None else [events]
         try:
             inputs = dataclasses.replace(inputs, events=events)
             interests = profile_interests(inputs, as_of, spec)
             if interests is not None:
                 ws.engine.write(self.INTERESTS, interests)
                 interests = ws.engine.table(self.INTERESTS)
-            ws.engine.write(self.TABLE, build_profiles(inputs, as_of, spec, interests))
+            parts = (_behaviour_in_buckets(ws.engine, events, spec, as_of)
+                     if events is not None else [])
+            staged += parts
+            behaviour_part = ibis.union(*parts) if parts else None
+            ws.engine.write(self.TABLE, build_profiles(inputs, as_of, spec, interests,
+                                                       behaviour_part))
         finally:
-            if events is not None:
-                ws.engine.discard(events)
+            for table in staged:
+                ws.engine.discard(table)
         return ws.engine.count(ws.engine.table(self.TABLE))
 
     def table(self) -> ir.Table:
@@ -366,6 +372,22 @@ def _read_portrait(ws: Workspace, customer: str, matched: tuple[str, str] | None
         if customers is not None else [],
         interests=_rows(ws, lookup.person_interests(interests, customer))
         if interests is not None else [])
+
+
+def _behaviour_in_buckets(engine: Engine, events: ir.Table, spec: ProfileSpec | None,
+                          as_of: datetime) -> list[ir.Table]:
+    """The behaviour dimension staged bucket by bucket of customers, on an engine whose
+    windows do not spill and for more events than one bucket holds; [] otherwise (it is
+    built with the other dimensions)."""
+    from portraits.profile.behaviour import behaviour
+    from portraits.profile.build import behaviour_buckets, customer_bucket
+    from portraits.profile.spec import ProfileSpec
+
+    buckets = 1 if engine.windows_spill else behaviour_buckets(engine.count(events))
+    if buckets == 1:
+        return []
+    return [engine.stage(behaviour(customer_bucket(events, buckets, b), spec or ProfileSpec(),
+                                   as_of)) for b in range(buckets)]
 
 
 def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> ProfileInputs:
