@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -126,6 +127,18 @@ def test_every_record_finds_its_customer(retail: Path) -> None:
     for o in orders:
         if o["member_id"] is not None:
             assert o["customer_id"] == ids["member_id", o["member_id"]]
+
+
+def test_attach_keeps_only_the_columns_asked_for(retail: Path) -> None:
+    with Workspace(retail, settings=Settings(now=NOW)) as ws:
+        whole = ws.identity.attach("events").to_pandas()
+        narrow = ws.identity.attach("events", ["message_id", "event"]).to_pandas()
+    assert list(narrow.columns) == ["message_id", "event", "customer_id"]
+    # The identifiers still find the customer, though they are not returned.
+    expected = whole[["message_id", "event", "customer_id"]].sort_values("message_id")
+    pd.testing.assert_frame_equal(narrow.sort_values("message_id").reset_index(drop=True),
+                                  expected.reset_index(drop=True))
+    assert narrow.customer_id.notnull().sum() > len(narrow) / 2
 
 
 def test_resolving_again_adds_nothing(retail: Path) -> None:

@@ -7,6 +7,8 @@ that are junk, shared or blocked have no customer, so they never decide.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ibis
 import ibis.expr.types as ir
 
@@ -16,7 +18,7 @@ from portraits.model.canonical import Entity
 
 
 def attach_customer_id(table: ir.Table, ent: Entity, customer_ids: ir.Table,
-                       rules: IdentityRules) -> ir.Table:
+                       rules: IdentityRules, columns: Sequence[str] | None = None) -> ir.Table:
     """``table`` with a ``customer_id`` column (NULL where no identifier resolved).
 
     Args:
@@ -24,18 +26,23 @@ def attach_customer_id(table: ir.Table, ent: Entity, customer_ids: ir.Table,
         ent: Its entity.
         customer_ids: The ``customer_ids`` table (``id_type, id_value, customer_id``).
         rules: The workspace's identity rules (types, priorities, normalisation).
+        columns: The columns of ``table`` to keep; all when omitted. Name them when a
+            query reads the result several times: it shares this table, and DuckDB holds
+            a shared table whole.
 
     Returns:
-        Every row and column of ``table``, plus ``customer_id``.
+        Every row of ``table`` with its (or those) columns, plus ``customer_id``.
 
     Example:
         >>> orders = attach_customer_id(ws.table("orders"), entity("orders"),
         ...                             ws.table("customer_ids"), rules)  # doctest: +SKIP
     """
+    kept = list(table.columns if columns is None else columns)
     fields = [(name, rule) for name, rule in rules.identifier_fields(ent)
               if name in table.columns]
     if not fields:
-        return table.mutate(customer_id=ibis.null("string"))
+        return table.select(*kept, customer_id=ibis.null("string"))
+    table = table.select(*dict.fromkeys([*kept, *(name for name, _ in fields)]))
     joined = table
     for i, (name, rule) in enumerate(fields):
         ids = customer_ids.filter(customer_ids.id_type == rule.name)
@@ -44,4 +51,4 @@ def attach_customer_id(table: ir.Table, ent: Entity, customer_ids: ir.Table,
         joined = joined.left_join(ids, joined[f"_key{i}"] == ids[f"_id{i}"])
     found = [joined[f"_customer{i}"] for i in range(len(fields))]
     customer = ibis.coalesce(*found) if len(found) > 1 else found[0]
-    return joined.select(*table.columns, customer_id=customer)
+    return joined.select(*kept, customer_id=customer)

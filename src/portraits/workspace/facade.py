@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -392,13 +392,16 @@ def _behaviour_in_buckets(engine: Engine, events: ir.Table, spec: ProfileSpec | 
 
 def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> ProfileInputs:
     from portraits.profile import ProfileInputs
-    from portraits.profile.build import PERSON_TABLES
+    from portraits.profile.build import EVENT_COLUMNS, PERSON_TABLES
 
     tables: dict[str, ir.Table | None] = {}
     for name in ("customers", "events", "orders", "order_items", "products", "reviews"):
         table = ws.table(name) if ws.engine.has_table(name) else None
         if table is not None and name in PERSON_TABLES and "customer_id" not in table.columns:
-            table = _with_customer_ids(ws, name, table, customer_ids)
+            # Events: only what profiles read goes through the joins (20M rows or more).
+            read = ([c for c in EVENT_COLUMNS if c in table.columns] if name == "events"
+                    else None)
+            table = _with_customer_ids(ws, name, table, customer_ids, read)
         tables[name] = table
     sentiment = AnalyticsNamespace.SENTIMENT  # review scores, when the sentiment ran
     scored = ws.table(sentiment) if ws.engine.has_table(sentiment) else None
@@ -406,17 +409,18 @@ def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> Prof
 
 
 def _with_customer_ids(ws: Workspace, name: str, table: ir.Table,
-                       customer_ids: ir.Table | None) -> ir.Table:
-    """IDENTITY SEAM: give a stored person table its ``customer_id`` column from identity
-    resolution's ``customer_ids`` table (``attach_customer_id`` with the workspace's rules).
-    """
+                       customer_ids: ir.Table | None,
+                       columns: Sequence[str] | None = None) -> ir.Table:
+    """IDENTITY SEAM: give a stored person table (its ``columns``, or all) its
+    ``customer_id`` column from identity resolution's ``customer_ids`` table
+    (``attach_customer_id`` with the workspace's rules)."""
     if customer_ids is None:
         raise PortraitsError(f"the stored '{name}' table has no customer_id column; pass the "
                              "customer_ids table of identity resolution")
     from portraits.identity.attach import attach_customer_id
     from portraits.model.canonical import entity
 
-    return attach_customer_id(table, entity(name), customer_ids, ws.identity.rules)
+    return attach_customer_id(table, entity(name), customer_ids, ws.identity.rules, columns)
 
 
 class IdentityNamespace:
@@ -541,10 +545,12 @@ class IdentityNamespace:
         """Every usable identifier and its customer (``id_type, id_value, customer_id``)."""
         return self._ws.table("customer_ids")
 
-    def attach(self, table: str) -> ir.Table:
-        """A canonical table with the ``customer_id`` of each record."""
+    def attach(self, table: str, columns: Sequence[str] | None = None) -> ir.Table:
+        """A canonical table with the ``customer_id`` of each record; only ``columns``
+        (and ``customer_id``) when given, narrowed before the joins so that a query
+        reading the result several times shares a narrow table."""
         from portraits.identity.attach import attach_customer_id
         from portraits.model.canonical import entity
 
-        return attach_customer_id(self._ws.table(table), entity(table),
-                                  self.customer_ids(), self.rules)
+        return attach_customer_id(self._ws.table(table), entity(table), self.customer_ids(),
+                                  self.rules, columns)
