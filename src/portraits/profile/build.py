@@ -97,10 +97,10 @@ def profile_events(events: ir.Table) -> ir.Table:
     return events.select(*(c for c in EVENT_COLUMNS if c in events.columns))
 
 
-def behaviour_buckets(events: int, per_bucket: int | None = None) -> int:
+def behaviour_buckets(events: int) -> int:
     """How many customer buckets the behaviour dimension of ``events`` rows is built in
-    (``per_bucket`` events each, :data:`EVENTS_PER_BUCKET` by default)."""
-    return max(1, -(-events // (per_bucket or EVENTS_PER_BUCKET)))
+    (:data:`EVENTS_PER_BUCKET` events each)."""
+    return max(1, -(-events // EVENTS_PER_BUCKET))
 
 
 def customer_bucket(table: ir.Table, buckets: int, bucket: int) -> ir.Table:

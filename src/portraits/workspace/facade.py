@@ -222,11 +222,12 @@ class ProfilesNamespace:
             as_of: Reference time; the workspace's current time when omitted.
             spec: Profile thresholds; the defaults when omitted.
         """
-        from portraits.profile import build_profiles, profile_interests
+        from portraits.profile import ProfileSpec, build_profiles, profile_interests
         from portraits.profile.build import profile_events
 
         ws = self._ws
         as_of = as_of or ws.settings.current_time()
+        spec = spec or ProfileSpec()
         inputs = inputs or _stored_profile_inputs(ws, customer_ids)
         # The events with their customer ids, computed once for every dimension that
         # reads them (behaviour, interests and referrals each joined them again).
@@ -374,20 +375,19 @@ def _read_portrait(ws: Workspace, customer: str, matched: tuple[str, str] | None
         if interests is not None else [])
 
 
-def _behaviour_in_buckets(engine: Engine, events: ir.Table, spec: ProfileSpec | None,
+def _behaviour_in_buckets(engine: Engine, events: ir.Table, spec: ProfileSpec,
                           as_of: datetime) -> list[ir.Table]:
     """The behaviour dimension staged bucket by bucket of customers, on an engine whose
     windows do not spill and for more events than one bucket holds; [] otherwise (it is
     built with the other dimensions)."""
     from portraits.profile.behaviour import behaviour
     from portraits.profile.build import behaviour_buckets, customer_bucket
-    from portraits.profile.spec import ProfileSpec
 
     buckets = 1 if engine.windows_spill else behaviour_buckets(engine.count(events))
     if buckets == 1:
         return []
-    return [engine.stage(behaviour(customer_bucket(events, buckets, b), spec or ProfileSpec(),
-                                   as_of)) for b in range(buckets)]
+    return [engine.stage(behaviour(customer_bucket(events, buckets, b), spec, as_of))
+            for b in range(buckets)]
 
 
 def _stored_profile_inputs(ws: Workspace, customer_ids: ir.Table | None) -> ProfileInputs:
