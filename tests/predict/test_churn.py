@@ -272,3 +272,30 @@ def test_spec_rejects_nonsense() -> None:
         ClassifierSpec(task="churn", max_rows=10)
     with pytest.raises(ValueError, match="horizon_days"):
         ClassifierSpec(task="churn", horizon_days=0)
+
+
+# (g) Permutation importance skips what no tree reads -------------------------------------
+
+def test_permutation_importance_skips_columns_no_tree_reads() -> None:
+    import numpy as np
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from portraits.predict.evaluation import permutation_drops, used_columns
+
+    rng = np.random.default_rng(7)
+    x = np.column_stack([rng.normal(size=3000), np.ones(3000), rng.normal(size=3000)])
+    y = (x[:, 0] + 0.3 * rng.normal(size=3000) > 0).astype(int)
+    model = CalibratedClassifierCV(HistGradientBoostingClassifier(max_iter=20),
+                                   cv=3).fit(x, y)
+    used = used_columns(model, 3)
+    assert 0 in used and 1 not in used  # a constant column is never split on
+    drops = permutation_drops(model, x, y, used, seed=1)
+    assert drops.shape == (3, 3)
+    assert (drops[1] == 0).all()
+    assert drops[0].mean() > 0.3  # the signal: AUC falls from ~0.98 towards 0.5
+    assert abs(drops[2].mean()) < 0.02  # noise
+    # the same drops for a column whether or not the others were shuffled first
+    alone = permutation_drops(model, x, y, [0], seed=1)
+    assert alone[0].mean() == pytest.approx(drops[0].mean(), abs=0.02)
+    assert used_columns(object(), 3) == [0, 1, 2]  # another kind of model: every column

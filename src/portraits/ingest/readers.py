@@ -241,7 +241,8 @@ def read_jsonl(path: Path, encoding: str = "auto",
     mapped columns): writing JSON text back is most of the cost of reading.
     """
     enc = _resolve_encoding(path, encoding)
-    columns: dict[str, list[str | None]] = {}
+    records: list[dict[str, str | None]] = []
+    names: dict[str, None] = {}  # every name seen, in order of first appearance
     numbers: list[int] = []
     problems: list[RowProblem] = []
     with path.open(encoding=enc) as handle:
@@ -251,21 +252,17 @@ def read_jsonl(path: Path, encoding: str = "auto",
             record = _json_object(line, path, number, problems)
             if record is None:
                 continue
-            flat = _flatten(record, whole)
-            count = len(numbers)
-            for key, value in flat.items():
-                column = columns.get(key)
-                if column is None:
-                    column = columns[key] = [None] * count
-                column.append(value)
+            flat: dict[str, str | None] = {}
+            _flatten(record, whole, "", flat)
+            names.update(dict.fromkeys(flat))
+            records.append(flat)
             numbers.append(number)
-            for column in columns.values():
-                if len(column) == count:
-                    column.append(None)
     if not numbers and not problems:
         raise PortraitsError(f"{path.name} has no records")
-    table = pa.table({k: pa.array(v, pa.string()) for k, v in columns.items()})
-    if not columns:
+    if names:
+        schema = pa.schema([(name, pa.string()) for name in names])
+        table = pa.Table.from_pylist(records, schema=schema)
+    else:
         table = pa.table({"_empty": pa.array([None] * len(numbers), pa.string())})
     return TextRows(_with_position(table, pa.array(numbers, pa.int64()), path), problems, enc)
 
@@ -286,21 +283,24 @@ def _json_object(line: str, path: Path, number: int,
     return record
 
 
-def _flatten(record: dict[str, Any], whole: Collection[str] | None,
-             prefix: str = "") -> dict[str, str | None]:
-    flat: dict[str, str | None] = {}
+def _flatten(record: dict[str, Any], whole: Collection[str] | None, prefix: str,
+             flat: dict[str, str | None]) -> None:
+    """Add ``record``'s values to ``flat`` as text under dotted names (nested objects also
+    whole, as JSON text, when ``whole`` names them)."""
     for key, value in record.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        kind = type(value)
+        if kind is str:
+            flat[name] = value
+        elif kind is dict:
             if whole is None or name in whole:
                 flat[name] = json.dumps(value, ensure_ascii=False, sort_keys=True)
-            flat.update(_flatten(value, whole, f"{name}."))
-        elif isinstance(value, list):
+            _flatten(value, whole, f"{name}.", flat)
+        elif kind is list:
             flat[name] = json.dumps(value, ensure_ascii=False)
         elif value is None:
             flat[name] = None
-        elif isinstance(value, bool):
+        elif kind is bool:
             flat[name] = "true" if value else "false"
         else:
             flat[name] = str(value)
-    return flat

@@ -9,6 +9,7 @@ dependency order, and every problem is reported at once with file, line and a hi
 
 from __future__ import annotations
 
+import functools
 import graphlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,6 +193,17 @@ def load_tags(fields: Mapping[str, expr.Kind], workspace: Sequence[tuple[str, st
     return TagSet(tuple(ordered), tuple(sorted(off)))
 
 
+@functools.lru_cache(maxsize=1024)
+def _yaml_tree(text: str) -> Any:
+    """The round-trip YAML tree (with line numbers) of a definition file's text.
+
+    Cached by text: every catalogue lookup reads all tag and segment files again (counting
+    the demo's segments read them some 30 times), and ruamel's parser is pure Python,
+    tens of milliseconds a file. Nothing changes the tree it returns.
+    """
+    return YAML(typ="rt").load(text)
+
+
 def read_yaml_file(path: str, text: str, problems: list[Problem], model: type[M],
                    key: str, models: Mapping[str, type[BaseModel]]) -> tuple[M, Any] | None:
     """A definition file as ``model`` (a list under ``key``; a file may also hold one item,
@@ -202,7 +214,7 @@ def read_yaml_file(path: str, text: str, problems: list[Problem], model: type[M]
         models: Setting name (or ``kind`` value) → the model below it, for did-you-mean.
     """
     try:
-        data = YAML(typ="rt").load(text)
+        data = _yaml_tree(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         problems.append(Problem(f"not valid YAML: {exc.problem}", path,

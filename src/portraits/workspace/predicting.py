@@ -74,7 +74,7 @@ class PredictNamespace:
 
     def inputs(self) -> PredictInputs:
         """The canonical tables with each record's ``customer_id``."""
-        from portraits.predict.inputs import PredictInputs
+        from portraits.predict.inputs import EVENT_COLUMNS, PredictInputs
 
         ws = self._ws
         for name in ("orders", "order_items", "products"):
@@ -85,7 +85,7 @@ class PredictNamespace:
         return PredictInputs(
             orders=ws.analytics.table("orders"), order_items=ws.table("order_items"),
             products=ws.table("products"),
-            events=ws.analytics.table("events") if has("events") else None,
+            events=ws.analytics.table("events", EVENT_COLUMNS) if has("events") else None,
             profiles=ws.profiles.table() if has("profiles") else None,
             interests=ws.profiles.interests() if has("profile_interests") else None)
 
