@@ -96,6 +96,30 @@ def test_invalid_phones_are_none(raw: str) -> None:
     assert normalise_phone(raw, "CN") is None
 
 
+def test_plain_chinese_mobiles_get_the_answer_parsing_gives() -> None:
+    """The shortcut for plain 11-digit mobiles agrees with phonenumbers' own parse for a
+    number under every 1xxxx prefix, written bare, with +86, spaces and dashes."""
+    import random
+
+    import phonenumbers
+
+    def parsed(text: str) -> str | None:
+        try:
+            number = phonenumbers.parse(text, "CN")
+        except phonenumbers.NumberParseException:  # e.g. 12593… read as a carrier code
+            return None
+        return (phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                if phonenumbers.is_valid_number(number) else None)
+
+    rng = random.Random(3)
+    for prefix in range(10000, 20000):
+        digits = f"{prefix}{rng.randrange(10**6):06d}"
+        written = rng.choice([digits, f"+86 {digits}", f"{digits[:3]}-{digits[3:7]}-{digits[7:]}"])
+        assert normalise_phone(written, "CN") == parsed(digits), written
+    assert normalise_phone("13812345678", "US") is None  # not a US number
+    assert normalise_phone("+86 13812345678", "US") == "+8613812345678"
+
+
 def test_the_default_region_is_configurable() -> None:
     assert normalise_phone("020 7946 0018", "GB") == "+442079460018"
 

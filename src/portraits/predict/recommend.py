@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -44,7 +44,16 @@ import pyarrow as pa
 
 from portraits.predict.inputs import PredictInputs, ToArrow
 from portraits.predict.recs_rank import Method, pools, rank, top_k
-from portraits.predict.recs_signals import Fitted, Ints, Model, fit_arrays, lookup, unit_rows
+from portraits.predict.recs_signals import (
+    Fitted,
+    Ints,
+    Model,
+    factors,
+    fit_arrays,
+    lookup,
+    neighbours,
+    unit_rows,
+)
 from portraits.profile.consumption import counted
 from portraits.profile.schema import CUSTOMER_ID
 from portraits.profile.spec import ProfileSpec
@@ -70,7 +79,8 @@ class RecommendSpec:
         learning_rate: BPR step.
         bpr_iterations: BPR epochs.
         seed: Random seed of the factor initialisation (and BPR's sampling).
-        threads: Threads of the fit (1 makes BPR reproducible; ALS is either way).
+        threads: Threads of the fit; 0 (the default) fits ALS on every core, whose result
+            does not depend on them, and BPR on one, whose sampling does.
         view_weight: Weight of a product view.
         cart_weight: Weight of a cart add.
         purchase_weight: Weight of a unit bought, up to ``max_quantity`` units a line.
@@ -119,7 +129,7 @@ class RecommendSpec:
     learning_rate: float = 0.05
     bpr_iterations: int = 100
     seed: int = 42
-    threads: int = 1
+    threads: int = 0
     view_weight: float = 1.0
     cart_weight: float = 3.0
     purchase_weight: float = 5.0
@@ -341,6 +351,17 @@ def _item_table(products: pa.Array, items: Ints, score: np.ndarray, reason: str)
                      "rank": pa.array(np.arange(1, len(items) + 1), pa.int32()),
                      "score": pa.array(score, pa.float64()),
                      "reason": pa.array([reason] * len(items), pa.string())})
+
+
+def with_model(rec: Recommender, model: Model) -> Recommender:
+    """``rec`` with its collaborative filter fitted again as ``model`` (``als`` or
+    ``bpr``) on the same interactions; every other signal is kept (the evaluation's
+    rival model, without a second pass over the data)."""
+    spec = replace(rec.spec, model=model)
+    users, items = factors(rec.arrays.history, spec)
+    arrays = replace(rec.arrays, user_factors=users, item_factors=items,
+                     neighbours=neighbours(items, spec.neighbours))
+    return Recommender(spec, rec.as_of, arrays)
 
 
 def fit_recommender(inputs: PredictInputs, to_arrow: ToArrow, as_of: datetime,

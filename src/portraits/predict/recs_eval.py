@@ -32,7 +32,7 @@ customer hits and the number says nothing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from math import comb
 from typing import Any, Final
@@ -47,6 +47,7 @@ from portraits.predict.recommend import (
     RecommendSpec,
     fit_recommender,
     purchase_lines,
+    with_model,
 )
 from portraits.predict.recs_rank import Method
 from portraits.predict.recs_signals import lookup
@@ -246,8 +247,7 @@ def evaluate_recommender(inputs: PredictInputs, to_arrow: ToArrow, split_at: dat
     """
     spec = spec or RecommendSpec()
     rec = fit_recommender(inputs, to_arrow, split_at, spec)
-    other = replace(spec, model="bpr" if spec.model == "als" else "als")
-    rival = fit_recommender(inputs, to_arrow, split_at, other)
+    rival = with_model(rec, "bpr" if spec.model == "als" else "als")
     test = to_arrow(purchase_lines(inputs, split_at + timedelta(days=horizon_days), split_at)
                     .select(CUSTOMER_ID, "product_id").distinct())
     truth: dict[str, set[str]] = {}
@@ -260,7 +260,7 @@ def evaluate_recommender(inputs: PredictInputs, to_arrow: ToArrow, split_at: dat
     cold = {c: b for (c, b), w in zip(truth.items(), warm, strict=True) if not w}
     people, catalogue = list(evaluated), len(rec.products)
     runs: list[tuple[str, Recommender, Method]] = [
-        (spec.model, rec, "cf"), (other.model, rival, "cf"), ("blend", rec, "blend"),
+        (spec.model, rec, "cf"), (rival.spec.model, rival, "cf"), ("blend", rec, "blend"),
         ("popular", rec, "popular"), ("popular_segment", rec, "popular_segment")]
     models = tuple(_scores(model.recommend(people, k, method), evaluated, k, catalogue, name)
                    for name, model, method in runs) if people else ()

@@ -32,7 +32,8 @@ Model = Literal["als", "bpr"]
 
 def fit_factors(user_items: sp.csr_matrix, spec: RecommendSpec) -> tuple[Floats, Floats]:
     """User and item factors of ``implicit``'s CPU ALS or BPR, seeded, in ``spec.threads``
-    threads (BLAS held to one thread, as ``implicit`` asks).
+    threads (0: ALS on every core, BPR on one; BLAS held to one thread, as ``implicit``
+    asks).
 
     Args:
         user_items: Customers × products confidence weights (CSR, float32).
@@ -53,16 +54,24 @@ def fit_factors(user_items: sp.csr_matrix, spec: RecommendSpec) -> tuple[Floats,
             model = BayesianPersonalizedRanking(
                 factors=spec.factors, learning_rate=spec.learning_rate,
                 regularization=spec.regularization, iterations=spec.bpr_iterations,
-                num_threads=spec.threads, random_state=spec.seed)
+                num_threads=spec.threads or 1, random_state=spec.seed)
         else:
             model = AlternatingLeastSquares(
                 factors=spec.factors, regularization=spec.regularization, alpha=spec.alpha,
-                iterations=spec.iterations, num_threads=spec.threads,
+                iterations=spec.iterations, num_threads=spec.threads,  # 0: every core
                 random_state=spec.seed)
         model.fit(user_items.astype(np.float32).tocsr(), show_progress=False)
     users = np.ascontiguousarray(model.user_factors, dtype=np.float32)
     items = np.ascontiguousarray(model.item_factors, dtype=np.float32)
     return users, items
+
+
+def factors(history: sp.csr_matrix, spec: RecommendSpec) -> tuple[Floats, Floats]:
+    """:func:`fit_factors`, or zeros when there is no interaction to learn from."""
+    if history.nnz:
+        return fit_factors(history, spec)
+    n, m = history.shape
+    return np.zeros((n, spec.factors), np.float32), np.zeros((m, spec.factors), np.float32)
 
 
 def co_purchase(orders: Ints, items: Ints, n_items: int, min_orders: int,
@@ -354,9 +363,7 @@ def fit_arrays(inputs: PredictInputs, to_arrow: ToArrow, weights: pa.Table, line
     what = lookup(weights.column("product_id").combine_chunks(), goods.ids)
     history = sp.csr_matrix((np.asarray(weights.column("weight"), np.float32), (who, what)),
                             shape=(n, m))
-    users, items = (fit_factors(history, spec) if history.nnz else
-                    (np.zeros((n, spec.factors), np.float32),
-                     np.zeros((m, spec.factors), np.float32)))
+    users, items = factors(history, spec)
 
     buyer = lookup(lines.column(CUSTOMER_ID).combine_chunks(), customers)
     item = lookup(lines.column("product_id").combine_chunks(), goods.ids)

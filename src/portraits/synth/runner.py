@@ -265,8 +265,8 @@ class _Run:
         crm = records.crm_rows(rng, people)
         extra, duplicates = records.crm_duplicates(rng, people, crm, DUPLICATE_SHARE)
         self.truth["crm_duplicates"] += duplicates
-        taken = {i for i, m in enumerate(people.member_id)
-                 if m in {d["member_id"] for d in duplicates}}
+        duplicated = {d["member_id"] for d in duplicates}
+        taken = {i for i, m in enumerate(people.member_id) if m in duplicated}
         taken |= set(range(people.size, people.size + len(extra)))
         junk = self._junk(rng, people, crm, taken)
         rows = crm + extra
