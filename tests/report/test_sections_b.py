@@ -134,6 +134,18 @@ def test_quality_reads_the_latest_loads_when_none_ran_in_the_month(shop: Shop,
     assert section.tables[1].rows  # rejection reasons
 
 
+def test_quality_after_a_run_with_no_new_files(copy: Shop, built: Any) -> None:
+    """Loading the same files again records skipped loads; the section still reports the
+    loads that read the files (it failed on the skipped ones' missing field figures)."""
+    _, before = built[("quality", "en")]
+    with copy.open() as ws:
+        reports = ws.ingest.load()
+        assert {r.status for r in reports} == {"skipped"}
+        _, figures = quality.build(MonthContext(ws, MONTH, "en"))  # type: ignore[arg-type]
+    assert figures["rows_read"] == before["rows_read"] > 0
+    assert figures["least_complete_field"] == before["least_complete_field"]
+
+
 def test_actions_are_counted_exportable_segments(copy: Shop, suggested: Any) -> None:
     section, figures = suggested["en"]
     assert len(section.actions) >= 5

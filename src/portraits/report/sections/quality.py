@@ -74,8 +74,11 @@ def build(ctx: MonthContext) -> SectionResult:
 
 def chosen_loads(ctx: MonthContext) -> tuple[ir.Table, bool]:
     """The loads started in the month, else the latest load of each source; and whether
-    they are the month's."""
+    they are the month's. Loads skipped because their files were loaded before read
+    nothing and are left out (after a nightly run with no new files, the latest loads
+    are the ones that read the files)."""
     loads = ctx.ws.table("loads")
+    loads = loads.filter(loads.status != "skipped")
     month = loads.filter(loads.started_at >= ctx.start, loads.started_at < ctx.end)
     if ctx.ws.engine.count(month):
         return month, True
@@ -134,7 +137,7 @@ def _fields(ctx: MonthContext, ids: ir.Table, frame: pd.DataFrame) -> pd.DataFra
     found: pd.DataFrame = ws.engine.to_arrow(fields).to_pandas().merge(
         frame[["load_id", "source", "started_at"]], on="load_id")
     found = found.merge(frame[["load_id", "entity"]], on="load_id")
-    found = found[[field in key_fields(entity) for entity, field in zip(
+    found = found.loc[[field in key_fields(entity) for entity, field in zip(
         found["entity"], found["field"], strict=True)]]
     found = found.sort_values("started_at").drop_duplicates(["source", "field"], keep="last")
     return found.sort_values(["completeness", "source", "field"]).head(FIELDS).reset_index(
