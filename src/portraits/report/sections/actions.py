@@ -61,11 +61,12 @@ def build(ctx: MonthContext, figures: Figures) -> SectionResult:
         known |= _section_figures(ctx, figures, section)
     rules = [rule for make in RULES if (rule := make(ctx, known)) is not None]
     try:
-        sizes = _count(ctx, rules)
+        reach = _reach(ctx, rules)
+        sizes = {key: int(counts["members"]) for key, counts in reach.items()}
         kept = [r for r in rules if sizes[r.key] > 0]
         _write(ctx, kept)
         ctx.ws.segments.catalog()  # the file as left loads
-        actions = tuple(_action(ctx, rule, sizes[rule.key]) for rule in kept)
+        actions = tuple(_action(ctx, rule, reach[rule.key]) for rule in kept)
     except PortraitsError as error:
         note = ctx.t("The suggested segments could not be counted: {e}",
                      "建议人群无法计数：{e}", e=error)
@@ -239,33 +240,38 @@ def _write(ctx: MonthContext, rules: list[Rule]) -> Path:
     return path
 
 
-def _count(ctx: MonthContext, rules: list[Rule]) -> dict[str, int]:
-    """Each rule's members now (its segment written and loaded first)."""
+def _reach(ctx: MonthContext, rules: list[Rule]) -> dict[str, dict[str, int]]:
+    """Each rule's members now and how many of them each contact route reaches (its
+    segment written and loaded first; one query a segment)."""
     _write(ctx, rules)
-    segments = ctx.ws.segments
-    catalog = segments.catalog()
-    return {r.key: segments.count(catalog[PREFIX + r.key], record=False) for r in rules}
-
-
-def _channel(ctx: MonthContext, segment_id: str) -> tuple[str, int, int] | None:
-    """The contact route reaching most members: (name, members reached, members)."""
     ws = ctx.ws
-    members = ws.segments.members(segment_id)
+    catalog = ws.segments.catalog()
     profiles = ws.profiles.table()
-    joined = members.join(profiles, CUSTOMER_ID)
-    counts = ws.engine.to_arrow(joined.aggregate(
-        members=joined.count(), **{flag: joined[flag].fill_null(False).cast("int64").sum()
-                                   for flag, _, _ in CHANNELS})).to_pylist()[0]
-    best = max(CHANNELS, key=lambda c: int(counts[c[0]] or 0))
-    reached = int(counts[best[0]] or 0)
+    found = {}
+    for rule in rules:
+        members = ws.segments.members(catalog[PREFIX + rule.key])
+        joined = members.left_join(profiles, CUSTOMER_ID)
+        counts = ws.engine.to_arrow(joined.aggregate(
+            members=joined.count(),
+            **{flag: joined[flag].fill_null(False).cast("int64").sum()
+               for flag, _, _ in CHANNELS})).to_pylist()[0]
+        found[rule.key] = {key: int(value or 0) for key, value in counts.items()}
+    return found
+
+
+def _channel(ctx: MonthContext, counts: dict[str, int]) -> tuple[str, int, int] | None:
+    """The contact route reaching most members: (name, members reached, members)."""
+    best = max(CHANNELS, key=lambda c: counts[c[0]])
+    reached = counts[best[0]]
     if not reached:
         return None
-    return ctx.t(best[1], best[2]), reached, int(counts["members"])
+    return ctx.t(best[1], best[2]), reached, counts["members"]
 
 
-def _action(ctx: MonthContext, rule: Rule, audience: int) -> Action:
+def _action(ctx: MonthContext, rule: Rule, counts: dict[str, int]) -> Action:
     segment_id = PREFIX + rule.key
-    found = _channel(ctx, segment_id)
+    audience = counts["members"]
+    found = _channel(ctx, counts)
     channel = found[0] if found else ctx.t("the usual channels", "常规渠道")
     values = {**rule.values, "n": audience, "channel": channel}
     figures = [(ctx.t("Audience", "人群规模"), f"{audience:,}"),
