@@ -141,6 +141,52 @@ def test_attach_keeps_only_the_columns_asked_for(retail: Path) -> None:
     assert narrow.customer_id.notnull().sum() > len(narrow) / 2
 
 
+@pytest.mark.parametrize("name", ["customers", "events", "orders", "reviews", "consents"])
+def test_the_kept_map_of_customers_attaches_as_the_identifiers_do(retail: Path,
+                                                                    name: str) -> None:
+    """``ws.identity.attach`` reads each record's customer from a hidden map made once per
+    identity run; it gives what the joins on every identifier give."""
+    from portraits.identity.attach import attach_customer_id
+    from portraits.model.canonical import entity
+
+    with Workspace(retail, settings=Settings(now=NOW)) as ws:
+        mapped = ws.identity.attach(name).to_pandas()
+        assert ws.engine.has_table(f"_customers_of_{name}")
+        assert not any(t.startswith("_") for t in ws.tables())  # hidden
+        joined = attach_customer_id(ws.table(name), entity(name), ws.identity.customer_ids(),
+                                    ws.identity.rules).to_pandas()
+    keys = list(entity(name).merge_key)
+    assert list(mapped.columns) == list(joined.columns)
+    pd.testing.assert_frame_equal(mapped.sort_values(keys).reset_index(drop=True),
+                                  joined.sort_values(keys).reset_index(drop=True))
+    assert mapped.customer_id.notnull().any()
+
+
+def test_the_kept_map_is_made_again_when_what_it_depends_on_changes(
+        retail: Path, tmp_path: Path) -> None:
+    import shutil
+
+    root = tmp_path / "ws"
+    shutil.copytree(retail, root)
+    with Workspace(root, settings=Settings(now=NOW)) as ws:
+        ws.identity.attach("orders")
+        stamp = ws.identity._stamp("orders")
+        kept = ws.table("_customers_of_orders").to_pandas()
+        assert set(kept["_stamp"]) == {stamp}
+        assert ws.identity._stamp("orders") == stamp  # the same inputs, the same stamp
+        # A row appended outside a load changes the stamp, and the map is made again.
+        orders = ws.table("orders")
+        first = str(kept["order_id"].iloc[0])  # an order with a customer
+        extra = orders.filter(orders.order_id == first).mutate(
+            order_id=orders.order_id + "-copy")
+        ws.engine.write("orders", extra, mode="append")
+        assert ws.identity._stamp("orders") != stamp
+        attached = ws.identity.attach("orders").to_pandas()
+        copy = attached[attached.order_id.str.endswith("-copy")]
+        assert len(copy) == 1 and copy.customer_id.notnull().all()
+        assert ws.table("_customers_of_orders").count().to_pyarrow().as_py() == len(kept) + 1
+
+
 def test_resolving_again_adds_nothing(retail: Path) -> None:
     before = customer_of(retail)
     with Workspace(retail, settings=Settings(now=NOW)) as ws:

@@ -115,7 +115,7 @@ class SparkEngine(Engine):
         return self.lake.exists(name)
 
     def tables(self) -> list[str]:
-        return self.lake.tables()
+        return [name for name in self.lake.tables() if not name.startswith("_")]
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)

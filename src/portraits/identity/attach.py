@@ -52,3 +52,36 @@ def attach_customer_id(table: ir.Table, ent: Entity, customer_ids: ir.Table,
     found = [joined[f"_customer{i}"] for i in range(len(fields))]
     customer = ibis.coalesce(*found) if len(found) > 1 else found[0]
     return joined.select(*kept, customer_id=customer)
+
+
+def record_customers(table: ir.Table, ent: Entity, customer_ids: ir.Table,
+                     rules: IdentityRules, stamp: str) -> ir.Table:
+    """The key of every record that resolved to a customer, with that ``customer_id``
+    and ``_stamp`` (what the map was made from; see :func:`attach_by_record`).
+
+    Args:
+        table: A canonical table; its merge key (``ent.merge_key``) is unique.
+        ent: Its entity.
+        customer_ids: The ``customer_ids`` table.
+        rules: The identity rules.
+        stamp: Written on every row.
+    """
+    keys = list(ent.merge_key)
+    attached = attach_customer_id(table, ent, customer_ids, rules, keys)
+    return attached.filter(attached.customer_id.notnull()).mutate(_stamp=ibis.literal(stamp))
+
+
+def attach_by_record(table: ir.Table, ent: Entity, records: ir.Table,
+                     columns: Sequence[str] | None = None) -> ir.Table:
+    """``table`` with a ``customer_id`` column read from a map of its records'
+    customers (:func:`record_customers`): one join on the key instead of one per kind of
+    identifier, with the same result as :func:`attach_customer_id` while the map is
+    current."""
+    kept = list(table.columns if columns is None else columns)
+    keys = list(ent.merge_key)
+    narrow = table.select(*dict.fromkeys([*kept, *keys]))
+    found = records.select(**{f"_key{i}": records[k] for i, k in enumerate(keys)},
+                           _customer=records.customer_id)
+    joined = narrow.left_join(found, [narrow[k] == found[f"_key{i}"]
+                                      for i, k in enumerate(keys)])
+    return joined.select(*kept, customer_id=joined._customer)

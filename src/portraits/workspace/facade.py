@@ -417,6 +417,8 @@ def _with_customer_ids(ws: Workspace, name: str, table: ir.Table,
     if customer_ids is None:
         raise PortraitsError(f"the stored '{name}' table has no customer_id column; pass the "
                              "customer_ids table of identity resolution")
+    if table.equals(ws.table(name)) and customer_ids.equals(ws.identity.customer_ids()):
+        return ws.identity.attach(name, columns)  # the stored tables: the kept map
     from portraits.identity.attach import attach_customer_id
     from portraits.model.canonical import entity
 
@@ -548,9 +550,56 @@ class IdentityNamespace:
     def attach(self, table: str, columns: Sequence[str] | None = None) -> ir.Table:
         """A canonical table with the ``customer_id`` of each record; only ``columns``
         (and ``customer_id``) when given, narrowed before the joins so that a query
-        reading the result several times shares a narrow table."""
-        from portraits.identity.attach import attach_customer_id
+        reading the result several times shares a narrow table.
+
+        The customer of each record is worked out once per identity run and kept (a
+        hidden ``_customers_of_<table>``), so later reads join on the record's key.
+        """
+        from portraits.identity.attach import attach_by_record, attach_customer_id
         from portraits.model.canonical import entity
 
-        return attach_customer_id(self._ws.table(table), entity(table), self.customer_ids(),
+        ent = entity(table)
+        records = self._records(table)
+        if records is not None:
+            return attach_by_record(self._ws.table(table), ent, records, columns)
+        return attach_customer_id(self._ws.table(table), ent, self.customer_ids(),
                                   self.rules, columns)
+
+    def _records(self, table: str) -> ir.Table | None:
+        """The current map of ``table``'s records to their customers, made when missing or
+        out of date; None before identity resolution has run."""
+        from portraits.identity.attach import record_customers
+        from portraits.identity.resolve import RUNS
+        from portraits.model.canonical import entity
+
+        engine = self._ws.engine
+        if not (engine.has_table(RUNS) and engine.has_table("customer_ids")):
+            return None
+        stamp = self._stamp(table)
+        name = f"_customers_of_{table}"
+        if engine.has_table(name) and "_stamp" in (kept := engine.table(name)).columns:
+            found = engine.to_arrow(kept.select("_stamp").limit(1)).column("_stamp")
+            if found.to_pylist() == [stamp]:
+                return kept
+        engine.write(name, record_customers(self._ws.table(table), entity(table),
+                                            self.customer_ids(), self.rules, stamp))
+        return engine.table(name)
+
+    def _stamp(self, table: str) -> str:
+        """What a record's customer depends on: the latest identity run, the identity
+        rules, and the table's rows and loads."""
+        import hashlib
+
+        from portraits.identity.resolve import RUNS
+
+        engine = self._ws.engine
+        runs = engine.table(RUNS)
+        parts: list[object] = [
+            engine.to_arrow(runs.aggregate(latest=runs.sequence.max())).to_pylist(),
+            repr(self.rules), engine.count(self._ws.table(table))]
+        if engine.has_table("loads"):
+            loads = engine.table("loads")
+            mine = loads.filter(loads.entity == table, loads.status != "skipped")
+            parts.append(engine.to_arrow(mine.aggregate(
+                n=mine.count(), last=mine.started_at.max())).to_pylist())
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
