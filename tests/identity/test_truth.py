@@ -162,6 +162,13 @@ def test_the_kept_map_of_customers_attaches_as_the_identifiers_do(retail: Path,
     assert mapped.customer_id.notnull().any()
 
 
+def test_a_table_without_identifiers_gets_no_kept_map(retail: Path) -> None:
+    with Workspace(retail, settings=Settings(now=NOW)) as ws:
+        items = ws.identity.attach("order_items").to_pandas()
+        assert not ws.engine.has_table("_customers_of_order_items")
+    assert items.customer_id.isna().all() and len(items) > 0
+
+
 def test_the_kept_map_is_made_again_when_what_it_depends_on_changes(
         retail: Path, tmp_path: Path) -> None:
     import shutil

@@ -567,7 +567,8 @@ class IdentityNamespace:
 
     def _records(self, table: str) -> ir.Table | None:
         """The current map of ``table``'s records to their customers, made when missing or
-        out of date; None before identity resolution has run."""
+        out of date; None before identity resolution has run, and for a table that
+        carries no identifier (nothing to map)."""
         from portraits.identity.attach import record_customers
         from portraits.identity.resolve import RUNS
         from portraits.model.canonical import entity
@@ -575,14 +576,18 @@ class IdentityNamespace:
         engine = self._ws.engine
         if not (engine.has_table(RUNS) and engine.has_table("customer_ids")):
             return None
+        stored = self._ws.table(table)
+        if not any(name in stored.columns
+                   for name, _ in self.rules.identifier_fields(entity(table))):
+            return None
         stamp = self._stamp(table)
         name = f"_customers_of_{table}"
         if engine.has_table(name) and "_stamp" in (kept := engine.table(name)).columns:
             found = engine.to_arrow(kept.select("_stamp").limit(1)).column("_stamp")
             if found.to_pylist() == [stamp]:
                 return kept
-        engine.write(name, record_customers(self._ws.table(table), entity(table),
-                                            self.customer_ids(), self.rules, stamp))
+        engine.write(name, record_customers(stored, entity(table), self.customer_ids(),
+                                            self.rules, stamp))
         return engine.table(name)
 
     def _stamp(self, table: str) -> str:
