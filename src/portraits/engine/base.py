@@ -89,8 +89,13 @@ class Engine(ABC):
         self.drop_temporary(staged)
 
     def tables(self) -> list[str]:
-        """Names of the stored tables (not temporary ones, not the engine's own views)."""
-        return sorted(n for n in self.con.list_tables() if not n.startswith(("_", "ibis_")))
+        """Names of the stored tables: not temporary ones, not the engine's own views, not
+        hidden ones (a name starting with ``_``, such as identity's kept customer maps)."""
+        return sorted(n for n in self.stored_names() if not n.startswith(("_", "ibis_")))
+
+    def stored_names(self) -> list[str]:
+        """Every table name the engine holds, hidden ones included."""
+        return list(self.con.list_tables())
 
     def to_arrow(self, data: ir.Table) -> pa.Table:
         """Execute ``data`` and return it as Arrow."""

@@ -114,8 +114,8 @@ class SparkEngine(Engine):
     def has_table(self, name: str) -> bool:
         return self.lake.exists(name)
 
-    def tables(self) -> list[str]:
-        return [name for name in self.lake.tables() if not name.startswith("_")]
+    def stored_names(self) -> list[str]:
+        return self.lake.tables()
 
     def table(self, name: str) -> ir.Table:
         return self.con.table(name)
