@@ -3,15 +3,15 @@
 Every cell is read as text; typing happens in the mapping step, so a bad value becomes a
 precise reject instead of a failed file. Rows the reader cannot split into fields are
 returned as :class:`RowProblem` with their row number and raw text. Row numbers are what a
-person sees: in CSV and Excel the header is row 1; in JSON lines the line number.
+person sees: in CSV and Excel the header is row 1; in JSON lines the line number
+(:mod:`portraits.ingest.jsonlines`).
 Parquet is typed already and is read by the engine (``Engine.read_parquet``).
 """
 
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -78,12 +78,15 @@ def read_text_file(path: Path, source: SourceSpec, fmt: SourceFormat) -> TextRow
     if fmt == "excel":
         return read_excel(path, source.sheet)
     if fmt == "jsonl":
+        from portraits.ingest.jsonlines import read_jsonl
+
         mapped = {m.column for m in source.columns.values() if m.column is not None}
         return read_jsonl(path, source.encoding, mapped)
     raise ValueError(f"{fmt} is read by the engine")
 
 
-def _resolve_encoding(path: Path, declared: str) -> str:
+def resolve_encoding(path: Path, declared: str) -> str:
+    """The file's encoding: detected for ``auto``, else the declared one checked."""
     if declared == "auto":
         return detect_encoding(path)
     encoding = canonical_encoding(declared)
@@ -97,7 +100,7 @@ def _resolve_encoding(path: Path, declared: str) -> str:
 
 def read_csv(path: Path, encoding: str = "auto", delimiter: str = ",") -> TextRows:
     """Read a delimited text file; rows with the wrong number of fields become problems."""
-    enc = _resolve_encoding(path, encoding)
+    enc = resolve_encoding(path, encoding)
     header = _csv_header(path, enc, delimiter)
     problems: list[RowProblem] = []
 
@@ -127,7 +130,7 @@ def read_csv(path: Path, encoding: str = "auto", delimiter: str = ",") -> TextRo
             raise PortraitsError(f"{path.name}: cannot read as {enc} CSV: {exc}") from None
     bad_rows = {p.row for p in problems}
     rows = _row_numbers(table.num_rows, bad_rows)
-    return TextRows(_with_position(table, rows, path), problems, enc)
+    return TextRows(with_position(table, rows, path), problems, enc)
 
 
 def _csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
@@ -161,7 +164,8 @@ def _row_numbers(count: int, skipped: set[int], first: int = 2) -> pa.Array:
     return pa.array(numbers, pa.int64())
 
 
-def _with_position(table: pa.Table, rows: pa.Array, path: Path) -> pa.Table:
+def with_position(table: pa.Table, rows: pa.Array, path: Path) -> pa.Table:
+    """``table`` with each row's number (``_row``) and the file's path (``_file``)."""
     table = table.append_column(ROW, rows)
     return table.append_column(FILE, pa.array([str(path)] * table.num_rows, pa.string()))
 
@@ -191,7 +195,7 @@ def read_excel(path: Path, sheet: str | int | None = None) -> TextRows:
     finally:
         book.close()
     table = pa.table({h: pa.array(v, pa.string()) for h, v in columns.items()})
-    return TextRows(_with_position(table, pa.array(numbers, pa.int64()), path))
+    return TextRows(with_position(table, pa.array(numbers, pa.int64()), path))
 
 
 def _sheet(book: Any, sheet: str | int | None, path: Path) -> Any:
@@ -230,77 +234,3 @@ def _excel_text(value: object) -> str | None:
         return str(int(value))
     text = str(value)
     return text if text.strip() else None
-
-
-def read_jsonl(path: Path, encoding: str = "auto",
-               whole: Collection[str] | None = None) -> TextRows:
-    """Read JSON lines; nested objects are flattened to dotted names (``context.device.id``).
-
-    A nested object is also kept whole as JSON text under its own name, so a mapping can
-    take ``properties`` as one JSON value. ``whole`` limits that to the names given (the
-    mapped columns): writing JSON text back is most of the cost of reading.
-    """
-    enc = _resolve_encoding(path, encoding)
-    records: list[dict[str, str | None]] = []
-    names: dict[str, None] = {}  # every name seen, in order of first appearance
-    numbers: list[int] = []
-    problems: list[RowProblem] = []
-    with path.open(encoding=enc) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            record = _json_object(line, path, number, problems)
-            if record is None:
-                continue
-            flat: dict[str, str | None] = {}
-            _flatten(record, whole, "", flat)
-            names.update(dict.fromkeys(flat))
-            records.append(flat)
-            numbers.append(number)
-    if not numbers and not problems:
-        raise PortraitsError(f"{path.name} has no records")
-    if names:
-        schema = pa.schema([(name, pa.string()) for name in names])
-        table = pa.Table.from_pylist(records, schema=schema)
-    else:
-        table = pa.table({"_empty": pa.array([None] * len(numbers), pa.string())})
-    return TextRows(_with_position(table, pa.array(numbers, pa.int64()), path), problems, enc)
-
-
-def _json_object(line: str, path: Path, number: int,
-                 problems: list[RowProblem]) -> dict[str, Any] | None:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        problems.append(RowProblem(path.name, number, "malformed_json",
-                                   f"not valid JSON: {exc.msg} at column {exc.colno}",
-                                   line.rstrip("\n")))
-        return None
-    if not isinstance(record, dict):
-        problems.append(RowProblem(path.name, number, "malformed_json",
-                                   "the line is JSON but not an object", line.rstrip("\n")))
-        return None
-    return record
-
-
-def _flatten(record: dict[str, Any], whole: Collection[str] | None, prefix: str,
-             flat: dict[str, str | None]) -> None:
-    """Add ``record``'s values to ``flat`` as text under dotted names (nested objects also
-    whole, as JSON text, when ``whole`` names them)."""
-    for key, value in record.items():
-        name = f"{prefix}{key}"
-        kind = type(value)
-        if kind is str:
-            flat[name] = value
-        elif kind is dict:
-            if whole is None or name in whole:
-                flat[name] = json.dumps(value, ensure_ascii=False, sort_keys=True)
-            _flatten(value, whole, f"{name}.", flat)
-        elif kind is list:
-            flat[name] = json.dumps(value, ensure_ascii=False)
-        elif value is None:
-            flat[name] = None
-        elif kind is bool:
-            flat[name] = "true" if value else "false"
-        else:
-            flat[name] = str(value)
