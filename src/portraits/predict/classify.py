@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from portraits.predict.evaluation import Evaluation, evaluate_scores
 from portraits.predict.features import FEATURES, customer_features, purchase_labels
-from portraits.predict.inputs import PredictInputs, ToArrow, one_thread
+from portraits.predict.inputs import PredictInputs, ToArrow, model_threads
 from portraits.profile.schema import CUSTOMER_ID
 from portraits.profile.spec import ProfileSpec
 
@@ -146,7 +146,7 @@ def _fit(x: np.ndarray, y: np.ndarray, spec: ClassifierSpec) -> Any:
         l2_regularization=1.0, early_stopping=False, random_state=spec.seed)
     folds = StratifiedKFold(n_splits=spec.cv_folds, shuffle=True, random_state=spec.seed)
     model = CalibratedClassifierCV(booster, method=spec.calibration, cv=folds)
-    with one_thread():
+    with model_threads():
         return model.fit(x, y)
 
 
@@ -154,7 +154,7 @@ def _fit(x: np.ndarray, y: np.ndarray, spec: ClassifierSpec) -> Any:
 def _predict(estimator: Any, frame: pa.Table) -> np.ndarray:
     if frame.num_rows == 0:
         return np.empty(0, dtype=np.float64)
-    with one_thread():
+    with model_threads():
         scores = np.asarray(estimator.predict_proba(_matrix(frame))[:, 1], dtype=np.float64)
     clipped: np.ndarray = np.clip(scores, 0.0, 1.0)
     return clipped
@@ -252,7 +252,7 @@ def evaluate_holdout(estimator: Any, holdout: pa.Table, spec: ClassifierSpec) ->
     """The figures of a fitted estimator on a labelled frame (see :func:`labelled_frame`)."""
     truth = holdout[TARGET].to_numpy(zero_copy_only=False).astype(np.int8)
     scores = _predict(estimator, holdout)
-    with one_thread():
+    with model_threads():
         return evaluate_scores(truth, scores, _frame(holdout), estimator, task=spec.task,
                                seed=spec.seed)
 

@@ -21,7 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
-from portraits.predict.inputs import PredictInputs, ToArrow, one_thread
+from portraits.predict.inputs import PredictInputs, ToArrow, model_threads
 from portraits.predict.nextcat_features import (
     FEATURES,
     CandidateCodes,
@@ -268,7 +268,7 @@ def fit_next_category(matrix: np.ndarray, target: np.ndarray, seed: int) -> Any:
     estimator = HistGradientBoostingClassifier(
         learning_rate=0.05, max_iter=100, max_leaf_nodes=7, min_samples_leaf=40,
         l2_regularization=1.0, early_stopping=False, random_state=seed)
-    with one_thread():
+    with model_threads():
         return estimator.fit(matrix, target)
 
 
@@ -276,7 +276,7 @@ def _predict(estimator: Any, frame: pa.Table,
              features: Sequence[str] = FEATURES) -> np.ndarray:
     if frame.num_rows == 0:
         return np.zeros(0)
-    with one_thread():
+    with model_threads():
         scores = estimator.predict_proba(_matrix(frame, features))[:, 1]
     return np.asarray(scores, dtype=np.float64)
 
