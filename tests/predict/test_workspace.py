@@ -96,6 +96,31 @@ def test_segments_tags_and_exports_read_predictions(scored: Shop, tmp_path: Path
     assert len(exported) == expected and exported.churn_risk.ge(0.6).all()
 
 
+def test_counting_every_segment_at_once_equals_one_by_one(scored: Shop) -> None:
+    from portraits.tags import expr
+
+    with scored.open() as ws:
+        if not ws.engine.has_table("tags"):
+            ws.tags.run()
+        catalog = ws.segments.catalog()
+        # The example library mixes plain fields, predictions and windowed event counts:
+        # one base must carry what each of them reads.
+        assert any(expr.windows_read(s.condition) for s in catalog.values())
+        one_by_one = {sid: ws.segments.count(sid, record=False) for sid in catalog}
+        before = ws.engine.count(ws.table("segment_history")) if ws.engine.has_table(
+            "segment_history") else 0
+        at_once = ws.segments.count_all()
+        assert at_once == one_by_one and list(at_once) == list(catalog)
+        assert any(at_once.values())
+        history = ws.table("segment_history").to_pandas()
+        assert len(history) == before + len(catalog)
+        latest = history[history.counted_at == history.counted_at.max()]
+        assert dict(zip(latest.segment, latest.customers, strict=True)) == at_once
+        assert ws.segments.count_all(["young_mothers_tier1"], record=False) == {
+            "young_mothers_tier1": one_by_one["young_mothers_tier1"]}
+        assert ws.segments.count_all([], record=False) == {}
+
+
 def test_scoring_again_replaces_only_that_models_rows(scored: Shop) -> None:
     with scored.open() as ws:
         before = ws.engine.to_arrow(ws.predict.table()).to_pandas()

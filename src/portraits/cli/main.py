@@ -257,9 +257,9 @@ def _demo_tags(ws: Any, lang: Lang) -> None:
     table = Table(title=text("segment_counts_title", lang), title_justify="left")
     for key in ("segment", "name", "customers"):
         table.add_column(text(key, lang), justify="right" if key == "customers" else "left")
-    for segment in ws.segments.catalog().values():
-        table.add_row(segment.id, segment.spec.name.get(lang),
-                      f"{ws.segments.count(segment.id):,}")
+    catalog = ws.segments.catalog()
+    for segment_id, size in ws.segments.count_all(list(catalog.values())).items():
+        table.add_row(segment_id, catalog[segment_id].spec.name.get(lang), f"{size:,}")
     console.print(table)
     champions = ws.tags.table().filter(lambda t: t.rfm_segment == "champions").limit(1)
     picked = ws.engine.to_arrow(champions.select("customer_id")).to_pylist()

@@ -148,9 +148,8 @@ def _tags(ws: Workspace, _train: Train, _force: bool) -> Ran:
 
 
 def _segments(ws: Workspace, _train: Train, _force: bool) -> Ran:
-    catalog = ws.segments.catalog()
-    members = sum(ws.segments.count(segment) for segment in catalog)
-    return members, None, f"{len(catalog)} segments"
+    sizes = ws.segments.count_all()
+    return sum(sizes.values()), None, f"{len(sizes)} segments"
 
 
 def _analytics(ws: Workspace, _train: Train, _force: bool) -> Ran:
