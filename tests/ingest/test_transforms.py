@@ -46,6 +46,20 @@ def test_impossible_or_ambiguous_dates_are_unreadable(text: str) -> None:
     assert pd.isna(value)  # NULL comes back as None or NaT
 
 
+def test_plain_iso_shortcut_gives_what_the_general_pattern_gives() -> None:
+    texts = ["2026-11-12T14:20:43", "2026-11-12 14:20:43.123456", "2026-11-12",
+             "2026-11-12T14:20:43Z", "2026-11-12T14:20:43.5Z", "2026-02-30",
+             "2026-02-30 10:00:00", "2026-13-01T00:00:00Z", "2026-11-12T24:00:00",
+             "2026-11-12T14:20:43.1234567", "2026-11-12T14:20:43+08:00", "2026-1-2",
+             "2026-11-12 25:61:00", "2026/11/12 08:00", "2026-11-12Z", None]
+    table = ibis.memtable({"v": texts}, schema={"v": "string"})
+    shortcut = tf.parse_timestamp(table.v, SHANGHAI)
+    general = tf._parse_any_timestamp(table.v, SHANGHAI)
+    out = ibis.duckdb.connect().to_pyarrow(table.select(a=shortcut, b=general)).to_pylist()
+    assert [r["a"] for r in out] == [r["b"] for r in out]
+    assert out[3]["a"] == datetime(2026, 11, 12, 22, 20, 43)  # Z: UTC to +08:00
+
+
 def test_dates_drop_the_time() -> None:
     values = run(["1990年5月3日", "1990/5/3 10:00"], lambda v: tf.parse_date(v, SHANGHAI))
     assert [v.date() if isinstance(v, datetime) else v for v in values] == [date(1990, 5, 3)] * 2
