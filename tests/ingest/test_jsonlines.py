@@ -137,6 +137,18 @@ def test_gb18030_and_bom_files(tmp_path: Path) -> None:
         assert read.table.column("_row").to_pylist() == [1, 2, 3]
 
 
+def test_utf16_files_are_read_whole_as_text(tmp_path: Path) -> None:
+    lines = [json.dumps({"name": "张三", "n": i}, ensure_ascii=False) for i in range(3)]
+    for encoding in ("utf-16", "utf-16-le"):
+        path = tmp_path / f"{encoding}.jsonl"
+        bom = "\ufeff" if encoding == "utf-16-le" else ""
+        path.write_bytes((bom + "\n".join(lines) + "\n").encode(encoding))
+        read = read_jsonl(path, encoding)
+        assert read.table.column("name").to_pylist() == ["张三"] * 3, encoding
+        assert read.table.column("n").to_pylist() == ["0", "1", "2"]
+        assert read.problems == []
+
+
 def test_a_file_of_blank_lines_has_no_records(tmp_path: Path) -> None:
     path = tmp_path / "blank.jsonl"
     path.write_text("\n  \n\n", encoding="utf-8")

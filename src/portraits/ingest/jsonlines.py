@@ -20,6 +20,7 @@ null members: Arrow cannot tell a missing member from a null one.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 from collections.abc import Collection
@@ -36,9 +37,6 @@ BLOCK_BYTES = 16 << 20
 PYTHON_LINES = 256
 _UTF8 = ("utf-8", "utf-8-sig", "ascii")
 
-Columns = dict[str, list[pa.Array]]
-
-
 def read_jsonl(path: Path, encoding: str = "auto",
                whole: Collection[str] | None = None) -> TextRows:
     """Read a JSON-lines file; each row keeps its line number, each bad line becomes a
@@ -53,8 +51,17 @@ def read_jsonl(path: Path, encoding: str = "auto",
         Text columns with ``_row`` (line number) and ``_file``, and the bad lines.
     """
     enc = resolve_encoding(path, encoding)
-    lines = path.read_bytes().split(b"\n")
-    if enc == "utf-8-sig" and lines[0].startswith(b"\xef\xbb\xbf"):
+    data = path.read_bytes()
+    if codecs.lookup(enc).name.startswith(("utf-16", "utf-32")):
+        # A line break is not one byte in these: the file is read as UTF-8 instead.
+        try:
+            data, enc = data.decode(enc).encode("utf-8"), "utf-8"
+        except UnicodeDecodeError as exc:
+            raise PortraitsError(f"{path.name}: not valid {enc} text at byte "
+                                 f"{exc.start + 1}") from None
+    lines = data.split(b"\n")
+    del data
+    if lines[0].startswith(b"\xef\xbb\xbf"):  # a byte-order mark is not JSON
         lines[0] = lines[0][3:]
     numbers = [n for n, line in enumerate(lines, start=1) if line.strip()]
     if not numbers:
