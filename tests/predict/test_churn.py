@@ -24,7 +24,7 @@ from portraits.predict.classify import (
     training_frame,
 )
 from portraits.predict.features import FEATURES, customer_features, purchase_labels
-from portraits.predict.inputs import PredictInputs, ToArrow
+from portraits.predict.inputs import PredictInputs, SharedQueries, ToArrow
 from portraits.workspace.facade import Workspace
 from tests.conftest import NOW
 from tests.shop import Shop
@@ -147,6 +147,23 @@ def test_same_seed_same_scores_and_pickle(inputs: PredictInputs, to_arrow: ToArr
     assert restored.score(inputs, to_arrow).equals(first)
     assert restored.spec == churn.spec and restored.evaluation == churn.evaluation
     assert restored.features == tuple(FEATURES)
+
+
+def test_churn_and_propensity_share_their_queries(inputs: PredictInputs, to_arrow: ToArrow,
+                                                  churn: Classifier,
+                                                  propensity: Classifier) -> None:
+    shared = SharedQueries(to_arrow)
+    together = [train_classifier(inputs, shared, NOW, ClassifierSpec(task=task),
+                                 trained_at=NOW) for task in ("churn", "propensity")]
+    # Propensity's three training frames and its holdout came from churn's queries.
+    assert shared.hits == 4
+    assert [m.evaluation for m in together] == [churn.evaluation, propensity.evaluation]
+    assert together[0].score(inputs, shared).equals(churn.score(inputs, to_arrow))
+    assert together[1].score(inputs, shared).equals(propensity.score(inputs, to_arrow))
+    assert shared.hits == 5  # the features at NOW, once for both scores
+    tiny = SharedQueries(to_arrow, budget=1)  # over the budget: run again, not kept
+    train_classifier(inputs, tiny, NOW, ClassifierSpec(task="churn"), trained_at=NOW)
+    assert tiny.hits == 0
 
 
 # (e) Calibration -----------------------------------------------------------------------

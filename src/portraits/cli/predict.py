@@ -44,7 +44,7 @@ def train(models: Models = None, path: WorkspaceDir = Path("."), as_of: AsOf = N
 
     def action() -> None:
         console, lang = _console_lang()
-        with _open(path) as ws:
+        with _open(path) as ws, ws.predict.shared_queries():
             for name in models or MODELS:
                 with console.status(text("pr.training", lang, model=name)) as status:
                     trained = ws.predict.train(name, as_of, progress=status.update,
@@ -176,17 +176,18 @@ def demo_predictions(console: Console, ws: Workspace, lang: Lang) -> None:
     table = Table(title=text("pr.demo_title", lang), title_justify="left")
     for key in ("pr.model", "pr.metric", "value"):
         table.add_column(text(key, lang), justify="right" if key == "value" else "left")
-    for name in MODELS:
-        with console.status(text("pr.training", lang, model=name)):
-            trained = ws.predict.train(name, lang=lang)
-        summary = trained.evaluation.summary(lang)
-        for i, line in enumerate(HEADLINES[name]):
-            label, value = summary[line]
-            table.add_row(text(f"pr.model.{name}", lang) if i == 0 else "", label, value)
-        table.add_section()
-    console.print(table)
-    with console.status(text("pr.scoring", lang)):
-        done = ws.predict.score()
+    with ws.predict.shared_queries():  # the models' common queries run once
+        for name in MODELS:
+            with console.status(text("pr.training", lang, model=name)):
+                trained = ws.predict.train(name, lang=lang)
+            summary = trained.evaluation.summary(lang)
+            for i, line in enumerate(HEADLINES[name]):
+                label, value = summary[line]
+                table.add_row(text(f"pr.model.{name}", lang) if i == 0 else "", label, value)
+            table.add_section()
+        console.print(table)
+        with console.status(text("pr.scoring", lang)):
+            done = ws.predict.score()
     print_rows(console, text("pr.scored_title", lang),
                [{"model": text(f"pr.model.{d.model}", lang), "version": d.version,
                  "customers": d.customers} for d in done], lang)

@@ -105,9 +105,12 @@ def labelled_frame(inputs: PredictInputs, to_arrow: ToArrow, cutoff: datetime,
     features = customer_features(inputs, cutoff, spec.profile)
     labels = purchase_labels(inputs.orders, cutoff, spec.horizon_days, spec.profile)
     joined = features.left_join(labels, CUSTOMER_ID).drop(f"{CUSTOMER_ID}_right")
-    bought = joined.purchased.fill_null(False)
-    target = ~bought if spec.task == "churn" else bought
-    frame = _population(to_arrow(joined.mutate(**{TARGET: target}).drop("purchased")),
+    # The query is the same for churn and propensity (the target and the population are
+    # taken from its result), so shared queries run it once for both.
+    frame = to_arrow(joined.mutate(purchased=joined.purchased.fill_null(False)))
+    bought = frame["purchased"]
+    target = pc.invert(bought) if spec.task == "churn" else bought
+    frame = _population(frame.drop_columns(["purchased"]).append_column(TARGET, target),
                         spec.task)
     return frame.add_column(0, CUTOFF, pa.array([cutoff] * frame.num_rows,
                                                 pa.timestamp("us")))

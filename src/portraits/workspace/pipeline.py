@@ -131,8 +131,9 @@ def _train(ws: Workspace, train: Train, _force: bool) -> Ran:
 
     chosen = [m for m in MODELS if train == "always"
               or (train == "missing" and latest_version(ws.root, m) is None)]
-    for model in chosen:
-        ws.predict.train(model)
+    with ws.predict.shared_queries():
+        for model in chosen:
+            ws.predict.train(model)
     return len(chosen), None if chosen else 0, ", ".join(chosen)
 
 

@@ -7,7 +7,8 @@ evaluation (``reports/predictions/<model>-v<N>.md`` and ``.json``); scores go to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from portraits.profile.schema import CUSTOMER_ID
 
 if TYPE_CHECKING:
     from portraits.i18n import Lang
-    from portraits.predict.inputs import PredictInputs
+    from portraits.predict.inputs import PredictInputs, SharedQueries, ToArrow
     from portraits.predict.models import Evaluation
     from portraits.workspace.facade import Workspace
 
@@ -71,6 +72,32 @@ class PredictNamespace:
 
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
+        self._shared: SharedQueries | None = None
+
+    @contextlib.contextmanager
+    def shared_queries(self) -> Iterator[None]:
+        """Within the block, a query two models run alike runs once (churn and propensity
+        read the same feature frames). Only for blocks that train or score: the data must
+        not change inside.
+
+        Example:
+            >>> with ws.predict.shared_queries():                     # doctest: +SKIP
+            ...     for model in ("churn", "propensity"):
+            ...         ws.predict.train(model)
+        """
+        from portraits.predict.inputs import SharedQueries
+
+        if self._shared is not None:  # nested: the outer block's results serve
+            yield
+            return
+        self._shared = SharedQueries(self._ws.engine.to_arrow)
+        try:
+            yield
+        finally:
+            self._shared = None
+
+    def _to_arrow(self) -> ToArrow:
+        return self._shared or self._ws.engine.to_arrow
 
     def inputs(self) -> PredictInputs:
         """The canonical tables with each record's ``customer_id``."""
@@ -106,7 +133,7 @@ class PredictNamespace:
         name = check_model(model)
         as_of = as_of or ws.settings.current_time()
         spec = ws.spec.predict
-        trained = train_model(name, self.inputs(), ws.engine.to_arrow, as_of, spec, progress)
+        trained = train_model(name, self.inputs(), self._to_arrow(), as_of, spec, progress)
         version = next_version(ws.root, name)
         trained_at = datetime.now().replace(microsecond=0)
         meta = {"model": name, "version": version, "trained_at": trained_at.isoformat(),
@@ -184,8 +211,7 @@ class PredictNamespace:
         """Score every customer with the latest version of each model (all trained ones
         when ``models`` is empty) and store the scores; a model scored again replaces its
         own rows in ``predictions`` (or ``recommendations``)."""
-        from portraits.predict.models import score_model
-        from portraits.predict.store import latest_version, load_model, prediction_rows
+        from portraits.predict.store import latest_version
 
         ws = self._ws
         names = [check_model(m) for m in models] or [
@@ -193,6 +219,15 @@ class PredictNamespace:
         if not names:
             raise PortraitsError("no model trained yet; run 'portraits predict train MODEL'")
         as_of = as_of or ws.settings.current_time()
+        with self.shared_queries():  # churn and propensity read the same features
+            return self._score(names, as_of, progress)
+
+    def _score(self, names: Sequence[ModelName], as_of: datetime,
+               progress: Progress | None) -> list[Scored]:
+        from portraits.predict.models import score_model
+        from portraits.predict.store import load_model, prediction_rows
+
+        ws = self._ws
         inputs = self.inputs()
         done = []
         for name in names:
@@ -200,7 +235,7 @@ class PredictNamespace:
             if progress:
                 progress(f"{name} {version}")
             fitted = load_model(ws.root, name, version)
-            scores = score_model(name, fitted, inputs, ws.engine.to_arrow, as_of,
+            scores = score_model(name, fitted, inputs, self._to_arrow(), as_of,
                                  ws.spec.predict)
             scored_at = ws.settings.current_time()
             if name == "recommend":
