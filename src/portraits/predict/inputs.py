@@ -1,5 +1,5 @@
 """What every model reads (the canonical tables with each record's ``customer_id``) and
-how every model fits (on one thread)."""
+how every model fits (on a fixed number of threads), and the shared queries."""
 
 from __future__ import annotations
 

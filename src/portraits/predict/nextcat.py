@@ -259,7 +259,7 @@ def labelled_window(inputs: PredictInputs, to_arrow: ToArrow, cutoff: datetime,
 
 
 def fit_next_category(matrix: np.ndarray, target: np.ndarray, seed: int) -> Any:
-    """The seeded gradient-boosted classifier on stacked candidate rows (one thread)."""
+    """The seeded gradient-boosted classifier on stacked candidate rows (two threads)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     if len(np.unique(target)) < 2:
