@@ -282,9 +282,14 @@ def _python_json(array: pa.Array, sort_keys: bool) -> pa.Array:
                      for v in array.to_pylist()], pa.string())
 
 
+def _integral(value: float) -> bool:
+    """Written as an integer: integral and below 10**16, where floats still count units."""
+    return value.is_integer() and abs(value) < 1e16
+
+
 def number_text(value: float) -> str:
     """A decimal as text; an integral one as an integer (``12.0`` → ``12``)."""
-    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else str(value)
+    return str(int(value)) if _integral(value) else str(value)
 
 
 def plain(value: Any) -> Any:
@@ -294,7 +299,7 @@ def plain(value: Any) -> Any:
         return {k: plain(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [plain(v) for v in value]
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+    if isinstance(value, float) and _integral(value):
         return int(value)
     return value
 

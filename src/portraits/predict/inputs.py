@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
@@ -65,7 +66,7 @@ class SharedQueries:
 
     Churn and propensity read the same point-in-time feature frames (four cutoffs, one
     query each), and scoring reads the features at ``as_of`` for both: shared, the demo's
-    training and scoring run 1.5 s queries five times fewer. The data must not change
+    training and scoring run five 1.5 s queries fewer. The data must not change
     while it is in use (see ``ws.predict.shared_queries``); results are kept up to
     ``budget`` bytes in all, so a large workspace just runs its queries again.
     """
@@ -76,8 +77,6 @@ class SharedQueries:
         self.hits = 0
 
     def __call__(self, data: ir.Table) -> pa.Table:
-        import ibis
-
         key = str(ibis.to_sql(data))
         if key in self._kept:
             self.hits += 1
