@@ -293,7 +293,8 @@ def test_spec_rejects_nonsense() -> None:
 
 # (g) Permutation importance skips what no tree reads -------------------------------------
 
-def test_permutation_importance_skips_columns_no_tree_reads() -> None:
+def test_permutation_importance_skips_columns_no_tree_reads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -316,3 +317,15 @@ def test_permutation_importance_skips_columns_no_tree_reads() -> None:
     alone = permutation_drops(model, x, y, [0], seed=1)
     assert alone[0].mean() == pytest.approx(drops[0].mean(), abs=0.02)
     assert used_columns(object(), 3) == [0, 1, 2]  # another kind of model: every column
+    # Scored several shuffled copies per call: the same drops as one call per shuffle.
+    rng = np.random.default_rng(1)
+    baseline = roc_auc_score(y, model.predict_proba(x)[:, 1])
+    one_by_one = np.zeros((3, 3))
+    for k in used:
+        for r in range(3):
+            shuffled = x.copy()
+            shuffled[:, k] = x[rng.permutation(len(x)), k]
+            one_by_one[k, r] = baseline - roc_auc_score(y, model.predict_proba(shuffled)[:, 1])
+    for rows in (1, 10**6):  # one column's shuffles per call, or every column's at once
+        monkeypatch.setattr("portraits.predict.evaluation.BATCH_ROWS", rows)
+        assert np.array_equal(permutation_drops(model, x, y, used, seed=1), one_by_one)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +17,8 @@ from typer.testing import CliRunner
 from portraits.cli.main import app
 from portraits.errors import PortraitsError
 from portraits.predict.store import MODELS, PREDICTION_FIELDS
-from portraits.settings import get_settings
+from portraits.settings import Settings, get_settings
+from portraits.workspace.facade import Workspace
 from tests.conftest import NOW
 from tests.shop import Shop
 
@@ -195,3 +197,24 @@ def test_mistakes_are_one_clear_line(shop: Shop, tmp_path: Path) -> None:
     with Shop(empty, shop.truth).open() as ws, pytest.raises(PortraitsError,
                                                             match="predict score"):
         ws.predict.columns()
+
+
+def test_a_shared_block_is_one_moment_and_runs_common_queries_once(
+        shop: Shop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the clock running (not pinned), churn and propensity trained in one block are
+    as of the block's start, so propensity's four feature frames come from churn's."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(Settings, "current_time",
+                        lambda self: NOW + timedelta(seconds=next(ticks)))
+    root = tmp_path / "shop"
+    shutil.copytree(shop.root, root, symlinks=True,
+                    ignore=shutil.ignore_patterns("models", "reports"))
+    with Workspace(root, settings=Settings(lang="en")) as ws:
+        with ws.predict.shared_queries() as shared:
+            trained = [ws.predict.train(m) for m in ("churn", "propensity")]
+            assert shared.hits == 4
+            ws.predict.score(["churn", "propensity"])  # nested: the block's moment
+            assert shared.hits == 5  # the features at the moment, once for both
+        assert trained[0].as_of == trained[1].as_of == NOW
+        # Outside a block every call reads the clock again.
+        assert ws.predict.train("churn").as_of > NOW

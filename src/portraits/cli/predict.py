@@ -44,7 +44,7 @@ def train(models: Models = None, path: WorkspaceDir = Path("."), as_of: AsOf = N
 
     def action() -> None:
         console, lang = _console_lang()
-        with _open(path) as ws, ws.predict.shared_queries():
+        with _open(path) as ws, ws.predict.shared_queries(as_of):
             for name in models or MODELS:
                 with console.status(text("pr.training", lang, model=name)) as status:
                     trained = ws.predict.train(name, as_of, progress=status.update,

@@ -73,12 +73,15 @@ class PredictNamespace:
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
         self._shared: SharedQueries | None = None
+        self._now: datetime | None = None
 
     @contextlib.contextmanager
-    def shared_queries(self) -> Iterator[None]:
+    def shared_queries(self, as_of: datetime | None = None) -> Iterator[SharedQueries]:
         """Within the block, a query two models run alike runs once (churn and propensity
-        read the same feature frames). Only for blocks that train or score: the data must
-        not change inside.
+        read the same feature frames), and "now" is one moment: trainings and scorings
+        that take no ``as_of`` of their own are as of ``as_of`` (the workspace's current
+        time when the block starts), so their point-in-time queries are the same. Only for
+        blocks that train or score: the data must not change inside.
 
         Example:
             >>> with ws.predict.shared_queries():                     # doctest: +SKIP
@@ -87,14 +90,19 @@ class PredictNamespace:
         """
         from portraits.predict.inputs import SharedQueries
 
-        if self._shared is not None:  # nested: the outer block's results serve
-            yield
+        if self._shared is not None:  # nested: the outer block's results and time serve
+            yield self._shared
             return
         self._shared = SharedQueries(self._ws.engine.to_arrow)
+        self._now = as_of or self._ws.settings.current_time()
         try:
-            yield
+            yield self._shared
         finally:
-            self._shared = None
+            self._shared, self._now = None, None
+
+    def _as_of(self, as_of: datetime | None) -> datetime:
+        """The given time, else the shared block's moment, else the current time."""
+        return as_of or self._now or self._ws.settings.current_time()
 
     def _to_arrow(self) -> ToArrow:
         return self._shared or self._ws.engine.to_arrow
@@ -131,7 +139,7 @@ class PredictNamespace:
 
         ws = self._ws
         name = check_model(model)
-        as_of = as_of or ws.settings.current_time()
+        as_of = self._as_of(as_of)
         spec = ws.spec.predict
         trained = train_model(name, self.inputs(), self._to_arrow(), as_of, spec, progress)
         version = next_version(ws.root, name)
@@ -218,8 +226,8 @@ class PredictNamespace:
             m for m in MODELS if latest_version(ws.root, m) is not None]
         if not names:
             raise PortraitsError("no model trained yet; run 'portraits predict train MODEL'")
-        as_of = as_of or ws.settings.current_time()
-        with self.shared_queries():  # churn and propensity read the same features
+        as_of = self._as_of(as_of)
+        with self.shared_queries(as_of):  # churn and propensity read the same features
             return self._score(names, as_of, progress)
 
     def _score(self, names: Sequence[ModelName], as_of: datetime,
