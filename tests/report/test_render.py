@@ -230,13 +230,30 @@ def test_pdf_has_static_charts_and_chinese_text(tmp_path: Path) -> None:
     assert len(images.strip().splitlines()) - 2 >= 6  # one drawing per chart
 
 
+def test_charts_drawn_beside_the_build_are_the_same_drawings() -> None:
+    from portraits.report.render_pdf import ChartDrawer, chart_image
+
+    report = sample_report("en")
+    with ChartDrawer() as drawer:
+        for section in report.sections:
+            drawer.add(section)
+        drawn = drawer.images()
+    one_by_one = [chart_image(c) for section in report.sections for c in section.charts]
+    assert len(drawn) == 6 and drawn == one_by_one
+
+
 def test_write_report_names_files_by_month_and_language(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[tuple[date, str]] = []
 
-    def build(ws: object, month: date, lang: str, generated_at: datetime) -> Report:
+    def build(ws: object, month: date, lang: str, generated_at: datetime,
+              on_section: Callable[[Section], None] | None = None) -> Report:
         made.append((month, lang))
-        return sample_report(lang)
+        report = sample_report(lang)
+        for section in report.sections:
+            if on_section is not None:
+                on_section(section)
+        return report
 
     monkeypatch.setattr("portraits.report.build.build_report", build)
     monkeypatch.setattr(render, "has_data", lambda ws, month: True)

@@ -55,6 +55,19 @@ def test_the_same_seed_gives_the_same_files(tmp_path: Path) -> None:
     assert digest(tmp_path / "a")["orders.csv"] != digest(tmp_path / "c")["orders.csv"]
 
 
+def test_writing_a_block_while_the_next_is_made_changes_no_byte(tmp_path: Path) -> None:
+    from portraits.synth.runner import _clear, _Run
+
+    generate(tmp_path / "overlapped", customers=300, seed=3, end=END, block=70)
+    alone = tmp_path / "alone"
+    _clear(alone)
+    run = _Run(alone, 300, 3, END)
+    for number, first in enumerate(range(0, 300, 70)):
+        run.write(run.make(number, first, min(70, 300 - first)))
+    run.close()
+    assert digest(alone) == digest(tmp_path / "overlapped")
+
+
 def test_blocks_are_streamed_to_several_files(workspace: Path) -> None:
     events = workspace / "data" / "events"
     assert len(list(events.glob("part-*.parquet"))) == 3

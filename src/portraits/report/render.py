@@ -191,12 +191,13 @@ def render_html(report: Report) -> str:
                  init=_template_file("report.js"), font_css="")
 
 
-def render_pdf(report: Report, path: Path) -> Path:
-    """The report as an A4 PDF with static charts (Matplotlib drawings) and the CJK font
-    that ships with ``mplfonts``; returns ``path``."""
+def render_pdf(report: Report, path: Path, images: list[str] | None = None) -> Path:
+    """The report as an A4 PDF with static charts (Matplotlib drawings, or ``images``
+    drawn before: one ``data:`` URI per chart) and the CJK font that ships with
+    ``mplfonts``; returns ``path``."""
     from portraits.report.render_pdf import write_pdf
 
-    return write_pdf(report, Path(path))
+    return write_pdf(report, Path(path), images)
 
 
 def static_html(report: Report, images: list[str], font_css: str = "") -> str:
@@ -236,7 +237,13 @@ def write_report(ws: Workspace, month: date, lang: Lang,
     if not has_data(ws, first):
         raise PortraitsError(f"the workspace has no orders or events in {first:%Y-%m}; "
                              "choose a month with data (--month YYYY-MM)")
-    report = build_report(ws, first, lang, generated_at or ws.settings.current_time())
+    from portraits.report.render_pdf import ChartDrawer
+
+    at = generated_at or ws.settings.current_time()
+    with ChartDrawer() as drawer:  # the PDF's charts drawn while later sections build
+        report = build_report(ws, first, lang, at,
+                              on_section=drawer.add if "pdf" in formats else None)
+        images = drawer.images()
     folder = out_dir if out_dir is not None else ws.root / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -245,7 +252,7 @@ def write_report(ws: Workspace, month: date, lang: Lang,
         if kind == "html":
             target.write_text(render_html(report), encoding="utf-8")
         else:
-            render_pdf(report, target)
+            render_pdf(report, target, images)
         written.append(target)
     return written
 

@@ -6,6 +6,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -87,14 +88,39 @@ def generate(out_dir: str | Path, customers: int = 1000, seed: int = 42,
     end = end or date.today() - timedelta(days=1)
     _clear(out)
     run = _Run(out, customers, seed, end)
-    for number, first in enumerate(range(0, customers, block)):
-        if progress:
-            progress("generating", first, customers)
-        run.block(number, first, min(block, customers - first))
+    # A block is written on a thread of its own while the next one is made: the writers
+    # (Parquet, CSV, JSON lines, the workbook) and the makers spend much of their time
+    # outside the GIL in NumPy and Arrow. One block waits at most, so memory stays at two
+    # blocks, and each block's writes keep its own random stream and the files' order:
+    # the files are the same as written one block after another.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate") as writer:
+        written: Future[None] | None = None
+        for number, first in enumerate(range(0, customers, block)):
+            if progress:
+                progress("generating", first, customers)
+            made = run.make(number, first, min(block, customers - first))
+            if written is not None:
+                written.result()
+            written = writer.submit(run.write, made)
+        if written is not None:
+            written.result()
     if progress:
         progress("generating", customers, customers)
     summary = GenerationSummary(out, run.close(), time.perf_counter() - started, out / "truth")
     return summary
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One block of people, made and not yet written, with its random stream."""
+
+    number: int
+    rng: np.random.Generator
+    people: People
+    tablet: np.ndarray
+    ids: Identifiers
+    events: pa.Table
+    orders: Any
 
 
 def _clear(out: Path) -> None:
@@ -145,8 +171,9 @@ class _Run:
         self.defects += [Defect(source, path.name, first_row + i, rule, fld)
                          for i, rule, fld in planted]
 
-    def block(self, number: int, first: int, count: int) -> None:
-        """Make and write block ``number``: ``count`` people numbered from ``first``."""
+    def make(self, number: int, first: int, count: int) -> _Block:
+        """Make block ``number`` (``count`` people numbered from ``first``): everything
+        but what its files need of the random stream, which :meth:`write` draws next."""
         rng = np.random.default_rng([self.seed, first])
         people = make_people(rng, first, count, self.start, self.end)
         tablet = self._shared_tablets(rng, people)
@@ -162,9 +189,15 @@ class _Run:
                               self.message_no)
         self.message_no += events.num_rows
         kiosk = self._kiosk_events(rng, people, ids, events.schema, number)
-        self._write_events(rng, pa.concat_tables([events, kiosk]), number)
-        self._write_people(rng, people, tablet, ids)
-        self._write_orders(rng, people, orders)
+        return _Block(number, rng, people, tablet, ids, pa.concat_tables([events, kiosk]),
+                      orders)
+
+    def write(self, made: _Block) -> None:
+        """Write a made block into the files (blocks in the order they were made)."""
+        rng, people = made.rng, made.people
+        self._write_events(rng, made.events, made.number)
+        self._write_people(rng, people, made.tablet, made.ids)
+        self._write_orders(rng, people, made.orders)
         self.consents.write(records.consents_table(rng, people, self.end_s))
 
     def _shared_tablets(self, rng: np.random.Generator, people: People) -> np.ndarray:
