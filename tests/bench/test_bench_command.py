@@ -64,3 +64,18 @@ def test_a_small_run_prints_the_table_and_writes_the_figures(tmp_path: Path) -> 
     assert all(s["seconds"] > 0 and s["peak_rss_mb"] > 0 for s in body["steps"])
     load = next(s for s in body["steps"] if s["step"] == "load")
     assert load["rows"] > load["output"] > 0
+
+
+def test_a_memory_limit_goes_into_the_duckdb_workspace_only(tmp_path: Path) -> None:
+    from portraits.bench.run import BenchPlan, _fresh_workspace
+    from portraits.workspace.loader import load_spec
+
+    plan = BenchPlan(customers=100, folder=tmp_path, memory_limit="5GB")
+    plan.data().mkdir(parents=True)
+    duck = load_spec(_fresh_workspace(plan, "duckdb") / "portraits.yaml").engine
+    assert duck.kind == "duckdb" and duck.memory_limit == "5GB"
+    spark = load_spec(_fresh_workspace(plan, "spark") / "portraits.yaml").engine
+    assert spark.kind == "spark"
+    plain = BenchPlan(customers=100, folder=tmp_path)
+    unlimited = load_spec(_fresh_workspace(plain, "duckdb") / "portraits.yaml").engine
+    assert unlimited.kind == "duckdb" and unlimited.memory_limit is None

@@ -52,6 +52,9 @@ class BenchPlan:
             without, the train and score stages are left out.
         spark_memory: ``spark.driver.memory`` of the Spark run (local mode: the executors
             live in the driver).
+        memory_limit: DuckDB's ``memory_limit`` in the DuckDB workspace (e.g. ``5GB``):
+            what its operators hold before they spill to disk; DuckDB's own default
+            (80 % of the machine's memory) when None.
     """
 
     customers: int
@@ -61,6 +64,7 @@ class BenchPlan:
     seed: int = 7
     train: bool = True
     spark_memory: str = "8g"
+    memory_limit: str | None = None
 
     def stages(self) -> tuple[str, ...]:
         return STAGES if self.train else tuple(
@@ -160,12 +164,15 @@ def _fresh_workspace(plan: BenchPlan, engine: str) -> Path:
     create_workspace(root)
     (root / "data").rmdir()
     (root / "data").symlink_to(plan.data().resolve(), target_is_directory=True)
-    if engine == "spark":
+    if engine == "spark" or plan.memory_limit:
         yaml = YAML(typ="rt")
         path = root / "portraits.yaml"
         spec = yaml.load(path.read_text(encoding="utf-8"))
-        spec["engine"] = {"kind": "spark", "master": f"local[{os.cpu_count() or 2}]",
-                          "config": {"spark.driver.memory": plan.spark_memory}}
+        if engine == "spark":
+            spec["engine"] = {"kind": "spark", "master": f"local[{os.cpu_count() or 2}]",
+                              "config": {"spark.driver.memory": plan.spark_memory}}
+        else:
+            spec["engine"]["memory_limit"] = plan.memory_limit
         with path.open("w", encoding="utf-8") as out:
             yaml.dump(spec, out)
     return root

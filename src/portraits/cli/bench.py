@@ -48,6 +48,9 @@ def bench_command(
     seed: Annotated[int, typer.Option(help="The generator's random seed.")] = 7,
     spark_memory: Annotated[str, typer.Option(
         help="spark.driver.memory of the Spark run.")] = "8g",
+    memory_limit: Annotated[str | None, typer.Option(
+        help="DuckDB's memory limit in the DuckDB run, e.g. 5GB: operators spill to disk "
+             "beyond it (default: DuckDB's, 80% of the machine's memory).")] = None,
 ) -> None:
     """Time every stage of the batch pipeline (load, identity, sentiment, profiles, train,
     score, tags with RFM and lifecycle, segments, analytics) on generated data, each step
@@ -78,7 +81,7 @@ def bench_command(
                   else max(parse_size(events) // EVENTS_PER_CUSTOMER, 100))
         plan = BenchPlan(customers=people, folder=folder, seed=seed,
                          engines=tuple(engine or ENGINES), baselines=baselines, train=train,
-                         spark_memory=spark_memory)
+                         spark_memory=spark_memory, memory_limit=memory_limit)
         now: datetime = get_settings().current_time()
         with console.status("") as status:
             def on_step(label: str, row: dict[str, Any] | None) -> None:
