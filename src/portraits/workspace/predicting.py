@@ -130,7 +130,8 @@ class PredictNamespace:
 
         Args:
             model: ``churn``, ``propensity``, ``clv``, ``next_category`` or ``recommend``.
-            as_of: Train with the data up to here; the workspace's current time by default.
+            as_of: Train with the data up to here; by default the workspace's current
+                time (inside :meth:`shared_queries`, the block's moment).
             progress: Called with a short message as each step starts.
             lang: Language of the saved report; the settings' when omitted.
         """
@@ -218,7 +219,9 @@ class PredictNamespace:
               progress: Progress | None = None) -> list[Scored]:
         """Score every customer with the latest version of each model (all trained ones
         when ``models`` is empty) and store the scores; a model scored again replaces its
-        own rows in ``predictions`` (or ``recommendations``)."""
+        own rows in ``predictions`` (or ``recommendations``). Features are as of ``as_of``:
+        by default the workspace's current time (inside :meth:`shared_queries`, the
+        block's moment)."""
         from portraits.predict.store import latest_version
 
         ws = self._ws
